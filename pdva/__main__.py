@@ -1,0 +1,3 @@
+from pdva.cli import main
+
+main()

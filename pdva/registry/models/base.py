@@ -1,0 +1,54 @@
+"""Shared pieces of the clinical models."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, ClassVar
+
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from pdva.audit.models import AuditedModel
+from pdva.registry.choices import NOT_KNOWN, YesNo
+
+
+def yes_no(verbose_name: str, **kwargs: Any) -> models.CharField:
+    """A clinical yes/no that can also be 'not known' (never a bare boolean)."""
+    kwargs.setdefault("default", NOT_KNOWN)
+    return models.CharField(verbose_name, max_length=10, choices=YesNo.choices, **kwargs)
+
+
+def choice(verbose_name: str, choices: type[models.TextChoices], *, default: str | None = NOT_KNOWN,
+           **kwargs: Any) -> models.CharField:
+    if default is not None:
+        kwargs.setdefault("default", default)
+    return models.CharField(verbose_name, max_length=40, choices=choices.choices, **kwargs)
+
+
+def multi_choice(verbose_name: str) -> models.JSONField:
+    return models.JSONField(verbose_name, default=list, blank=True)
+
+
+class ClinicalRecord(AuditedModel):
+    """An audited clinical record with a stable public UUID (used in URLs, exports and the API)."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    multi_choice_fields: ClassVar[dict[str, type[models.TextChoices]]] = {}
+
+    class Meta:
+        abstract = True
+
+    def clean_for_save(self) -> None:
+        errors: dict[str, str] = {}
+        for name, choices in self.multi_choice_fields.items():
+            values = getattr(self, name)
+            if not isinstance(values, list):
+                errors[name] = "must be a list of codes"
+                continue
+            bad = [v for v in values if v not in choices.values]
+            if bad:
+                errors[name] = f"unknown code(s) {bad}; allowed: {list(choices.values)}"
+            if len(set(values)) != len(values):
+                errors[name] = "codes must not repeat"
+        if errors:
+            raise ValidationError(errors)

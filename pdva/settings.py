@@ -1,0 +1,133 @@
+"""Django settings, read from the environment.
+
+Every setting that matters comes from a ``PDVA_*`` variable. Wrong values fail loudly at start-up:
+a registry that silently falls back to a default database or key is worse than one that will not start.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pdva.core.config import ConfigError, Environment, load_environment
+
+BASE_DIR = Path(__file__).resolve().parent
+ENV: Environment = load_environment(os.environ, base_dir=Path.cwd())
+
+DEBUG = ENV.debug
+SECRET_KEY = ENV.secret_key
+PDVA_AUDIT_KEY = ENV.audit_key
+PDVA_IDENTITY_KEY = ENV.identity_key
+PDVA_DEMO_MODE = ENV.demo_mode
+PDVA_PRODUCTION = ENV.production
+ALLOWED_HOSTS = ENV.allowed_hosts
+CSRF_TRUSTED_ORIGINS = ENV.csrf_trusted_origins
+
+if not SECRET_KEY:  # pragma: no cover - load_environment already guarantees this
+    raise ConfigError("PDVA_SECRET_KEY is empty")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
+    "pdva.core",
+    "pdva.accounts",
+    "pdva.audit",
+    "pdva.registry",
+    "pdva.web",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "pdva.accounts.middleware.TwoFactorRequiredMiddleware",
+    "pdva.audit.middleware.AuditActorMiddleware",
+    "axes.middleware.AxesMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+ROOT_URLCONF = "pdva.urls"
+WSGI_APPLICATION = "pdva.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "pdva.accounts.context_processors.registry_user",
+            ],
+        },
+    }
+]
+
+DATABASES = {"default": ENV.database}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+if ENV.testing:
+    # Tests create many users: a fast hasher keeps the suite quick without weakening production.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+LANGUAGE_CODE = "en-gb"
+TIME_ZONE = "Europe/London"
+USE_I18N = True
+USE_TZ = True  # stored in UTC, shown in UK time
+
+STATIC_URL = "/static/"
+STATIC_ROOT = ENV.var_dir / "static"
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "web:home"
+LOGOUT_REDIRECT_URL = "accounts:login"
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = ENV.production
+CSRF_COOKIE_SECURE = ENV.production
+SESSION_COOKIE_AGE = 8 * 3600
+X_FRAME_OPTIONS = "DENY"
+
+# django-axes: lock an account and address after five failures for an hour.
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = 1
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLED = ENV.axes_enabled
+
+OTP_TOTP_ISSUER = "pDVA Registry"
+
+EMAIL_BACKEND = ENV.email_backend
+EMAIL_HOST = ENV.email_host
+DEFAULT_FROM_EMAIL = ENV.email_from
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
+}

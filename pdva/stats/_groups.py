@@ -1,0 +1,237 @@
+"""Grouping, sorting and segment (per-group) operations without a Python loop per group.
+
+The estimators sort the data once by (group, time), collapse it into *cells* of equal (group, time) and then
+work on contiguous per-group segments with cumulative sums and ``reduceat``. Look-ups such as "number at risk
+at t in group g" use an integer key ``group * n_distinct_times + rank(time)`` that is sorted by construction,
+so one ``searchsorted`` answers all (group, time) queries at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from ._validate import FloatArray, IntArray
+
+GroupsLike = Any  # 1-D array-like / Series, DataFrame, or Mapping[str, array-like]
+
+
+@dataclass(frozen=True)
+class Groups:
+    """Group code per input row (0..G-1, lexicographic order of the labels) and the labels themselves."""
+
+    codes: IntArray
+    labels: pd.DataFrame  # one row per group, one column per grouping variable
+    n_groups: int
+
+
+def single_group(n: int) -> Groups:
+    return Groups(np.zeros(n, dtype=np.int64), pd.DataFrame(index=pd.RangeIndex(1)), 1)
+
+
+def _columns(groups: GroupsLike) -> dict[str, pd.Series]:
+    if isinstance(groups, pd.DataFrame):
+        return {str(c): groups[c].reset_index(drop=True) for c in groups.columns}
+    if isinstance(groups, Mapping):
+        return {str(k): pd.Series(np.asarray(v) if not isinstance(v, pd.Series) else v).reset_index(drop=True)
+                for k, v in groups.items()}
+    if isinstance(groups, pd.Series):
+        return {str(groups.name) if groups.name is not None else "group": groups.reset_index(drop=True)}
+    arr = np.asarray(groups)
+    if arr.ndim != 1:
+        raise ValueError(
+            f"groups must be one-dimensional, a DataFrame or a mapping of name -> column; got shape {arr.shape}"
+        )
+    return {"group": pd.Series(arr)}
+
+
+def factorize_groups(groups: GroupsLike, n: int) -> Groups:
+    """Combine one or more grouping columns into a single integer code per row (hash-based, no sort of rows)."""
+    cols = _columns(groups)
+    if not cols:
+        raise ValueError("groups has no columns")
+    combined: NDArray[np.int64] | None = None
+    card = 1
+    for name, col in cols.items():
+        if len(col) != n:
+            raise ValueError(f"group column {name!r} has length {len(col)} but the data have {n} rows")
+        codes, uniques = pd.factorize(col, sort=True)
+        if (codes < 0).any():
+            bad = np.flatnonzero(codes < 0)
+            raise ValueError(
+                f"group column {name!r} contains missing values ({bad.size} rows, first at position {bad[0]})"
+            )
+        k = max(len(uniques), 1)
+        if combined is None:
+            combined = codes.astype(np.int64)
+            card = k
+        else:
+            if card * k >= 2**62:  # keep the mixed-radix code inside int64
+                combined, u = pd.factorize(combined, sort=True)
+                combined = combined.astype(np.int64)
+                card = len(u)
+            combined = combined * k + codes
+            card *= k
+    assert combined is not None
+    codes_final, _ = pd.factorize(combined, sort=True)  # dense 0..G-1, order preserved
+    codes_final = codes_final.astype(np.int64)
+    g = int(codes_final.max()) + 1 if n else 0
+    rep = np.empty(g, dtype=np.int64)
+    rep[codes_final] = np.arange(n)  # any row of a group carries its labels
+    labels = pd.DataFrame({name: col.take(rep).reset_index(drop=True) for name, col in cols.items()})
+    return Groups(codes_final, labels, g)
+
+
+@dataclass(frozen=True)
+class Cells:
+    """Rows sorted by (group, value) and collapsed into cells of equal (group, value)."""
+
+    order: IntArray  # permutation of the input rows
+    starts: IntArray  # first sorted row of each cell
+    value: FloatArray  # cell value (time)
+    group: IntArray  # cell group code (non-decreasing)
+    count: IntArray  # rows per cell
+    key: IntArray  # group * len(uniq) + rank(value); strictly increasing
+    uniq: FloatArray  # distinct values over all groups, sorted
+    bounds: IntArray  # cells of group g are bounds[g]:bounds[g+1]
+    cum_count: IntArray  # cum_count[i] = rows in cells < i
+
+    @property
+    def n_cells(self) -> int:
+        return int(self.value.size)
+
+    def cell_sum(self, x: NDArray[Any]) -> IntArray:
+        """Integer sum of a per-row quantity within each cell."""
+        return np.add.reduceat(x[self.order], self.starts, dtype=np.int64)
+
+    def cell_counts(self, codes: IntArray, n_codes: int) -> IntArray:
+        """Per-cell counts of each integer code 0..n_codes-1 (matrix cells x codes)."""
+        cell_of_row = np.repeat(np.arange(self.n_cells, dtype=np.int64), self.count)
+        flat = cell_of_row * n_codes + codes[self.order]
+        return np.bincount(flat, minlength=self.n_cells * n_codes).reshape(self.n_cells, n_codes)
+
+    def locate(self, gq: IntArray, tq: FloatArray, side: str) -> IntArray:
+        """Global cell index of the first cell of group gq with value >= tq (side='left') or > tq ('right')."""
+        r = np.searchsorted(self.uniq, tq, side=side)  # type: ignore[call-overload]
+        return np.searchsorted(self.key, gq * self.uniq.size + r, side="left").astype(np.int64)
+
+    def rows_ge(self, gq: IntArray, tq: FloatArray) -> IntArray:
+        """Number of rows in group gq with value >= tq."""
+        return self.cum_count[self.bounds[gq + 1]] - self.cum_count[self.locate(gq, tq, "left")]
+
+    def rows_gt(self, gq: IntArray, tq: FloatArray) -> IntArray:
+        """Number of rows in group gq with value > tq."""
+        return self.cum_count[self.bounds[gq + 1]] - self.cum_count[self.locate(gq, tq, "right")]
+
+
+def sort_cells(values: FloatArray, codes: IntArray, n_groups: int) -> Cells:
+    """One argsort of the values (plus a stable, radix-friendly sort of small group codes)."""
+    n = values.size
+    order = np.argsort(values)  # ties in value need no particular order: cells aggregate them
+    v = values[order]
+    new = np.empty(n, dtype=bool)
+    new[0] = True
+    np.not_equal(v[1:], v[:-1], out=new[1:])
+    rank = np.cumsum(new) - 1
+    uniq = v[new]
+    if n_groups == 1:
+        key = rank
+        gsorted = np.zeros(n, dtype=np.int64)
+        cell_new = new
+    else:
+        gs = codes[order]
+        # uint16 keys get numpy's O(n) radix sort; stability keeps the time order inside each group
+        small = gs.astype(np.uint16) if n_groups <= 65535 else gs
+        o2 = np.argsort(small, kind="stable")
+        order = order[o2]
+        rank = rank[o2]
+        gsorted = gs[o2]
+        key = gsorted * uniq.size + rank
+        cell_new = np.empty(n, dtype=bool)
+        cell_new[0] = True
+        np.not_equal(key[1:], key[:-1], out=cell_new[1:])
+    starts = np.flatnonzero(cell_new)
+    count = np.diff(np.append(starts, n))
+    cell_key = key[starts]
+    cell_group = gsorted[starts]
+    bounds = np.searchsorted(cell_group, np.arange(n_groups + 1), side="left")
+    cum = np.zeros(starts.size + 1, dtype=np.int64)
+    np.cumsum(count, out=cum[1:])
+    return Cells(
+        order=order,
+        starts=starts,
+        value=uniq[rank[starts]],
+        group=cell_group,
+        count=count,
+        key=cell_key,
+        uniq=uniq,
+        bounds=bounds,
+        cum_count=cum,
+    )
+
+
+def segment_starts(row_group: IntArray) -> IntArray:
+    """Indices where a new (non-empty) group segment starts in a group-sorted array."""
+    if row_group.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    return np.flatnonzero(np.r_[True, row_group[1:] != row_group[:-1]])
+
+
+def seg_cumsum(x: NDArray[np.float64], starts: IntArray) -> NDArray[np.float64]:
+    """Cumulative sum restarting at each segment start (axis 0; works for 1-D and 2-D).
+
+    Subtracting each segment's total at the next start keeps the running total near zero, so rounding
+    does not accumulate across segments the way ``cumsum - offset`` would.
+    """
+    if x.shape[0] == 0 or starts.size <= 1:
+        return np.cumsum(x, axis=0)
+    y = np.array(x, dtype=np.float64, copy=True)
+    totals = np.add.reduceat(x, starts, axis=0)
+    y[starts[1:]] -= totals[:-1]
+    return np.cumsum(y, axis=0)
+
+
+def seg_cumsum_int(x: NDArray[Any], starts: IntArray) -> IntArray:
+    """Exact integer cumulative sum restarting at each segment start."""
+    cs = np.cumsum(x, axis=0, dtype=np.int64)
+    if x.shape[0] == 0 or starts.size <= 1:
+        return cs
+    before = np.zeros((starts.size,) + cs.shape[1:], dtype=np.int64)
+    before[1:] = cs[starts[1:] - 1]
+    lengths = np.diff(np.append(starts, x.shape[0]))
+    return cs - np.repeat(before, lengths, axis=0)
+
+
+def seg_shift(x: NDArray[np.float64], starts: IntArray, fill: float) -> NDArray[np.float64]:
+    """Previous element within the segment (``fill`` at each segment start)."""
+    y = np.empty_like(x)
+    if x.shape[0] == 0:
+        return y
+    y[1:] = x[:-1]
+    y[starts] = fill
+    return y
+
+
+def seg_first(mask: NDArray[np.bool_], bounds: IntArray) -> IntArray:
+    """Per segment (given by bounds, possibly empty), the first index where mask is True, else -1."""
+    n_seg = bounds.size - 1
+    out = np.full(n_seg, -1, dtype=np.int64)
+    n = mask.size
+    if n == 0:
+        return out
+    big = np.iinfo(np.int64).max
+    idx = np.where(mask, np.arange(n, dtype=np.int64), big)
+    nonempty = bounds[1:] > bounds[:-1]
+    if not nonempty.any():
+        return out
+    first = np.minimum.reduceat(idx, bounds[:-1][nonempty])
+    # reduceat on a start also covers later empty segments' rows only if they exist; clip to own segment
+    ends = bounds[1:][nonempty]
+    first = np.where(first < ends, first, -1)
+    out[nonempty] = np.where(first == big, -1, first)
+    return out

@@ -1,0 +1,12 @@
+from django.contrib import admin
+from django.http import HttpResponse
+from django.urls import include, path
+
+admin.site.site_header = "pDVA Registry administration"
+
+urlpatterns = [
+    path("accounts/", include("pdva.accounts.urls")),
+    path("admin/", admin.site.urls),
+    path("healthz", lambda request: HttpResponse("ok", content_type="text/plain")),
+    path("", include("pdva.web.urls")),
+]
