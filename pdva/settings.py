@@ -41,6 +41,11 @@ INSTALLED_APPS = [
     "pdva.accounts",
     "pdva.audit",
     "pdva.registry",
+    "pdva.capture",
+    "pdva.followup",
+    "pdva.proms",
+    "pdva.reports",
+    "pdva.exports",
     "pdva.web",
 ]
 
@@ -78,6 +83,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "pdva.accounts.context_processors.registry_user",
+                "pdva.web.nav.nav_items",
             ],
         },
     }

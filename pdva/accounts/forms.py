@@ -6,8 +6,11 @@ from django import forms
 class TokenForm(forms.Form):
     token = forms.CharField(
         label="Six-digit code from your authenticator app",
-        min_length=6, max_length=6,
-        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}),
+        min_length=6,
+        max_length=6,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}
+        ),
     )
 
     def clean_token(self) -> str:

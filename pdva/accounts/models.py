@@ -15,8 +15,9 @@ class Membership(AuditedModel):
 
     site_path = "site"
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="memberships")
-    site = models.ForeignKey("registry.Site", null=True, blank=True, on_delete=models.PROTECT,
-                             related_name="memberships")
+    site = models.ForeignKey(
+        "registry.Site", null=True, blank=True, on_delete=models.PROTECT, related_name="memberships"
+    )
     role = models.CharField(max_length=30, choices=Role.choices)
     active = models.BooleanField(default=True)
 

@@ -36,20 +36,44 @@ class Cap(StrEnum):
 
 
 MATRIX: dict[Role, frozenset[Cap]] = {
-    Role.SITE_CLINICIAN: frozenset({
-        Cap.VIEW_CLINICAL, Cap.EDIT_CLINICAL, Cap.VIEW_IDENTIFIERS, Cap.SIGN_OFF, Cap.ANSWER_QUERY,
-        Cap.VIEW_SITE_REPORTS,
-    }),
-    Role.SITE_DATA_MANAGER: frozenset({
-        Cap.VIEW_CLINICAL, Cap.EDIT_CLINICAL, Cap.VIEW_IDENTIFIERS, Cap.RAISE_QUERY, Cap.ANSWER_QUERY,
-        Cap.VIEW_SITE_REPORTS, Cap.FULL_EXPORT,
-    }),
-    Role.SITE_GOVERNANCE_LEAD: frozenset({
-        Cap.VIEW_CLINICAL, Cap.RAISE_QUERY, Cap.MANAGE_GOVERNANCE, Cap.VIEW_SITE_REPORTS,
-    }),
-    Role.NATIONAL_AUDITOR: frozenset({
-        Cap.VIEW_CLINICAL, Cap.RAISE_QUERY, Cap.VIEW_SITE_REPORTS, Cap.VIEW_NATIONAL, Cap.RESEARCH_EXPORT,
-    }),
+    Role.SITE_CLINICIAN: frozenset(
+        {
+            Cap.VIEW_CLINICAL,
+            Cap.EDIT_CLINICAL,
+            Cap.VIEW_IDENTIFIERS,
+            Cap.SIGN_OFF,
+            Cap.ANSWER_QUERY,
+            Cap.VIEW_SITE_REPORTS,
+        }
+    ),
+    Role.SITE_DATA_MANAGER: frozenset(
+        {
+            Cap.VIEW_CLINICAL,
+            Cap.EDIT_CLINICAL,
+            Cap.VIEW_IDENTIFIERS,
+            Cap.RAISE_QUERY,
+            Cap.ANSWER_QUERY,
+            Cap.VIEW_SITE_REPORTS,
+            Cap.FULL_EXPORT,
+        }
+    ),
+    Role.SITE_GOVERNANCE_LEAD: frozenset(
+        {
+            Cap.VIEW_CLINICAL,
+            Cap.RAISE_QUERY,
+            Cap.MANAGE_GOVERNANCE,
+            Cap.VIEW_SITE_REPORTS,
+        }
+    ),
+    Role.NATIONAL_AUDITOR: frozenset(
+        {
+            Cap.VIEW_CLINICAL,
+            Cap.RAISE_QUERY,
+            Cap.VIEW_SITE_REPORTS,
+            Cap.VIEW_NATIONAL,
+            Cap.RESEARCH_EXPORT,
+        }
+    ),
     Role.RESEARCHER: frozenset({Cap.RESEARCH_EXPORT}),
     Role.SYSTEM_ADMIN: frozenset({Cap.ADMIN_REFERENCE}),
 }

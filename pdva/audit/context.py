@@ -42,7 +42,9 @@ def audit_context(user=None, *, label: str | None = None, reason: str = "") -> I
     elif label:
         actor = AuditActor(user_id=None, label=label, reason=reason)
     else:
-        raise AuditContextMissing("audit_context needs an authenticated user or a label such as 'system:seed'")
+        raise AuditContextMissing(
+            "audit_context needs an authenticated user or a label such as 'system:seed'"
+        )
     token = _current.set(actor)
     try:
         yield actor

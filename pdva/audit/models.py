@@ -93,14 +93,25 @@ def append_entries(rows: list[dict[str, Any]]) -> list[AuditEntry]:
         }
         digest = chain.entry_hash(data, prev)
         entries.append(
-            AuditEntry(**data, prev_hash=prev, entry_hash=digest, seal=chain.seal(settings.PDVA_AUDIT_KEY, digest))
+            AuditEntry(
+                **data, prev_hash=prev, entry_hash=digest, seal=chain.seal(settings.PDVA_AUDIT_KEY, digest)
+            )
         )
         prev = digest
     return AuditEntry.objects.bulk_create(entries, batch_size=500)
 
 
-def record(action: str, obj: models.Model | None = None, *, object_type: str = "", object_id: Any = "",
-           site_id: int | None = None, before: Any = None, after: Any = None, reason: str = "") -> AuditEntry:
+def record(
+    action: str,
+    obj: models.Model | None = None,
+    *,
+    object_type: str = "",
+    object_id: Any = "",
+    site_id: int | None = None,
+    before: Any = None,
+    after: Any = None,
+    reason: str = "",
+) -> AuditEntry:
     """Record an action that is not a model write (an export, a sign-off, a login to identifiers)."""
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
@@ -108,10 +119,19 @@ def record(action: str, obj: models.Model | None = None, *, object_type: str = "
         if site_id is None and isinstance(obj, AuditedModel):
             site_id = obj.audit_site_id()
     with transaction.atomic():
-        return append_entries([{
-            "action": action, "object_type": object_type, "object_id": object_id, "site_id": site_id,
-            "before": chain.json_value(before), "after": chain.json_value(after), "reason": reason,
-        }])[0]
+        return append_entries(
+            [
+                {
+                    "action": action,
+                    "object_type": object_type,
+                    "object_id": object_id,
+                    "site_id": site_id,
+                    "before": chain.json_value(before),
+                    "after": chain.json_value(after),
+                    "reason": reason,
+                }
+            ]
+        )[0]
 
 
 class ReasonRequired(ValueError):
@@ -278,7 +298,9 @@ class AuditedModel(models.Model):
         self.save(reason=reason)
 
     def delete(self, *args: Any, **kwargs: Any) -> Any:
-        raise HardDeleteForbidden(f"{self._meta.verbose_name}: clinical records are never hard-deleted; use soft_delete()")
+        raise HardDeleteForbidden(
+            f"{self._meta.verbose_name}: clinical records are never hard-deleted; use soft_delete()"
+        )
 
     @property
     def is_deleted(self) -> bool:

@@ -7,6 +7,7 @@ database stays readable across restarts. In production every key must be given.
 from __future__ import annotations
 
 import secrets
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,10 +75,16 @@ def parse_database(url: str) -> dict[str, Any]:
         raise ConfigError(f"PDVA_DATABASE_URL could not be parsed: {exc}") from exc
     if config["ENGINE"] == "django.db.backends.sqlite3":
         if not config.get("NAME"):
-            raise ConfigError("PDVA_DATABASE_URL for SQLite needs a file path, e.g. sqlite:///var/pdva.sqlite3")
+            raise ConfigError(
+                "PDVA_DATABASE_URL for SQLite needs a file path, e.g. sqlite:///var/pdva.sqlite3"
+            )
         Path(config["NAME"]).parent.mkdir(parents=True, exist_ok=True)
         # IMMEDIATE transactions serialise writers, which keeps the audit hash chain linear.
-        config["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 30, "init_command": "PRAGMA journal_mode=WAL;"}
+        config["OPTIONS"] = {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 30,
+            "init_command": "PRAGMA journal_mode=WAL;",
+        }
         config["TEST"] = {"NAME": str(Path(config["NAME"]).with_suffix(".test.sqlite3"))}
     else:
         config["ATOMIC_REQUESTS"] = False
@@ -119,7 +126,7 @@ def check_fernet_key(key: str) -> str:
 def load_environment(env: Mapping[str, str], *, base_dir: Path) -> Environment:
     name = env.get("PDVA_ENV", "").strip().lower()
     if not name:
-        name = "test" if "PYTEST_CURRENT_TEST" in env or env.get("PDVA_TESTING") == "1" else "development"
+        name = "test" if "pytest" in sys.modules else "development"
     if name not in ENVIRONMENTS:
         raise ConfigError(f"PDVA_ENV must be one of {sorted(ENVIRONMENTS)}, got {name!r}")
     production = name == "production"
@@ -136,7 +143,9 @@ def load_environment(env: Mapping[str, str], *, base_dir: Path) -> Environment:
     )
     if production and len(secret_key) < 32:
         raise ConfigError("PDVA_SECRET_KEY must be at least 32 characters in production")
-    audit_key = _key(env, "PDVA_AUDIT_KEY", production=production, var_dir=var_dir, make=lambda: secrets.token_hex(32))
+    audit_key = _key(
+        env, "PDVA_AUDIT_KEY", production=production, var_dir=var_dir, make=lambda: secrets.token_hex(32)
+    )
     identity_key = check_fernet_key(
         _key(
             env,
@@ -152,7 +161,9 @@ def load_environment(env: Mapping[str, str], *, base_dir: Path) -> Environment:
         raise ConfigError("PDVA_DEMO_MODE cannot be enabled when PDVA_ENV=production")
     hosts = [h.strip() for h in env.get("PDVA_ALLOWED_HOSTS", "").split(",") if h.strip()]
     if production and not hosts:
-        raise ConfigError("PDVA_ALLOWED_HOSTS is required when PDVA_ENV=production (comma-separated host names)")
+        raise ConfigError(
+            "PDVA_ALLOWED_HOSTS is required when PDVA_ENV=production (comma-separated host names)"
+        )
     if not hosts:
         hosts = ["127.0.0.1", "localhost", "testserver"]
     origins = [o.strip() for o in env.get("PDVA_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]

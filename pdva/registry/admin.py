@@ -24,7 +24,12 @@ class SiteAdmin(AuditedAdmin):
 
 @admin.register(SiteGovernance)
 class SiteGovernanceAdmin(AuditedAdmin):
-    list_display = ("site", "governance_lead_informed_date", "local_approval_reference", "local_approval_date")
+    list_display = (
+        "site",
+        "governance_lead_informed_date",
+        "local_approval_reference",
+        "local_approval_date",
+    )
 
 
 @admin.register(Operator)

@@ -29,4 +29,6 @@ def decrypt(token: str) -> str:
     try:
         return _fernet(settings.PDVA_IDENTITY_KEY).decrypt(token.encode()).decode()
     except InvalidToken as exc:
-        raise IdentityKeyMismatch("identifier could not be decrypted: PDVA_IDENTITY_KEY does not match") from exc
+        raise IdentityKeyMismatch(
+            "identifier could not be decrypted: PDVA_IDENTITY_KEY does not match"
+        ) from exc

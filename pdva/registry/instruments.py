@@ -8,8 +8,14 @@ from __future__ import annotations
 from typing import Any
 
 ITEMS: dict[str, dict[str, range]] = {
-    "eq5d5l": {"MO": range(1, 6), "SC": range(1, 6), "UA": range(1, 6), "PD": range(1, 6), "AD": range(1, 6),
-               "VAS": range(0, 101)},
+    "eq5d5l": {
+        "MO": range(1, 6),
+        "SC": range(1, 6),
+        "UA": range(1, 6),
+        "PD": range(1, 6),
+        "AD": range(1, 6),
+        "VAS": range(0, 101),
+    },
     "vascuqol6": {f"VQ{i}": range(1, 5) for i in range(1, 7)},
     "pain_nrs": {"NRS": range(0, 11)},
 }

@@ -24,18 +24,25 @@ def home(request: HttpRequest) -> HttpResponse:
         procedures = scoped(Procedure.objects, user)
         context["sites"] = sites.annotate(
             n_patients=Count("patients", filter=Q(patients__deleted_at__isnull=True), distinct=True),
-            n_procedures=Count("patients__procedures",
-                               filter=Q(patients__procedures__deleted_at__isnull=True), distinct=True),
+            n_procedures=Count(
+                "patients__procedures", filter=Q(patients__procedures__deleted_at__isnull=True), distinct=True
+            ),
         )
         context["recent_procedures"] = procedures.select_related("patient", "operator").order_by(
-            "-procedure_date")[:10]
+            "-procedure_date"
+        )[:10]
         context["events_to_report"] = [
-            ae for ae in scoped(AdverseEvent.objects, user).filter(mhra_reported__in=["no", "not_known"])
-            .select_related("procedure__patient").order_by("-onset_date")[:200]
+            ae
+            for ae in scoped(AdverseEvent.objects, user)
+            .filter(mhra_reported__in=["no", "not_known"])
+            .select_related("procedure__patient")
+            .order_by("-onset_date")[:200]
             if ae.needs_mhra_report
         ][:10]
     elif role == Role.NATIONAL_AUDITOR:
         context["site_summary"] = Site.objects.annotate(
-            n_procedures=Count("patients__procedures", filter=Q(patients__procedures__deleted_at__isnull=True))
+            n_procedures=Count(
+                "patients__procedures", filter=Q(patients__procedures__deleted_at__isnull=True)
+            )
         ).order_by("ods_code")
     return render(request, "web/home.html", context)

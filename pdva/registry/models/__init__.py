@@ -14,8 +14,20 @@ from pdva.registry.models.procedure import Baseline, ConsentGovernance, Procedur
 from pdva.registry.models.sites import Operator, Site, SiteGovernance
 
 __all__ = [
-    "AdverseEvent", "Amputation", "Baseline", "ConsentGovernance", "Death", "FollowUpVisit", "Medication",
-    "Operator", "Patient", "PatientIdentity", "Procedure", "PromAdministration", "Reintervention", "Site",
+    "AdverseEvent",
+    "Amputation",
+    "Baseline",
+    "ConsentGovernance",
+    "Death",
+    "FollowUpVisit",
+    "Medication",
+    "Operator",
+    "Patient",
+    "PatientIdentity",
+    "Procedure",
+    "PromAdministration",
+    "Reintervention",
+    "Site",
     "SiteGovernance",
 ]
 

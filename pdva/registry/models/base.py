@@ -18,8 +18,9 @@ def yes_no(verbose_name: str, **kwargs: Any) -> models.CharField:
     return models.CharField(verbose_name, max_length=10, choices=YesNo.choices, **kwargs)
 
 
-def choice(verbose_name: str, choices: type[models.TextChoices], *, default: str | None = NOT_KNOWN,
-           **kwargs: Any) -> models.CharField:
+def choice(
+    verbose_name: str, choices: type[models.TextChoices], *, default: str | None = NOT_KNOWN, **kwargs: Any
+) -> models.CharField:
     if default is not None:
         kwargs.setdefault("default", default)
     return models.CharField(verbose_name, max_length=40, choices=choices.choices, **kwargs)

@@ -21,12 +21,16 @@ def _check_not_future(errors: dict[str, str], name: str, value: dt.date | None) 
         errors[name] = "date is in the future"
 
 
-def _check_after_procedure(errors: dict[str, str], name: str, value: dt.date | None, procedure: Procedure) -> None:
+def _check_after_procedure(
+    errors: dict[str, str], name: str, value: dt.date | None, procedure: Procedure
+) -> None:
     if value and value < procedure.procedure_date:
         errors[name] = f"date is before the index procedure ({procedure.procedure_date:%d %b %Y})"
 
 
-def _check_not_after_death(errors: dict[str, str], name: str, value: dt.date | None, patient: Patient) -> None:
+def _check_not_after_death(
+    errors: dict[str, str], name: str, value: dt.date | None, patient: Patient
+) -> None:
     death = patient.date_of_death
     if value and death and value > death:
         errors[name] = f"date is after the patient's death ({death:%d %b %Y})"
@@ -37,8 +41,9 @@ class Medication(ClinicalRecord):
 
     site_path = "patient__site"
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="medications")
-    procedure = models.ForeignKey(Procedure, null=True, blank=True, on_delete=models.PROTECT,
-                                  related_name="medications")
+    procedure = models.ForeignKey(
+        Procedure, null=True, blank=True, on_delete=models.PROTECT, related_name="medications"
+    )
     agent = models.CharField(max_length=20, choices=c.MedicationAgent.choices)
     agent_other = models.CharField(max_length=100, blank=True)
     dmd_code = models.CharField("dm+d code", max_length=20, blank=True)
@@ -92,7 +97,8 @@ class FollowUpVisit(ClinicalRecord):
     visit_date = models.DateField()
     timepoint = models.CharField(max_length=20, choices=c.Timepoint.choices, default=c.Timepoint.UNSCHEDULED)
     timepoint_year = models.PositiveSmallIntegerField(
-        null=True, blank=True, help_text="For annual visits: the year after the procedure (2, 3, ...)")
+        null=True, blank=True, help_text="For annual visits: the year after the procedure (2, 3, ...)"
+    )
     contact_mode = models.CharField(max_length=20, choices=c.ContactMode.choices)
     alive = yes_no("alive at this contact", default="yes")
     index_limb_status = choice("index limb status", c.LimbStatus)
@@ -106,7 +112,9 @@ class FollowUpVisit(ClinicalRecord):
     wound_area_total_cm2 = models.DecimalField(max_digits=5, decimal_places=1, null=True, blank=True)
     pain_nrs = models.PositiveSmallIntegerField("pain (NRS 0-10)", null=True, blank=True, validators=NRS_0_10)
     oedema = choice("oedema", c.Oedema)
-    circuit_patency = models.CharField(max_length=20, choices=c.Patency.choices, default=c.Patency.NOT_ASSESSED)
+    circuit_patency = models.CharField(
+        max_length=20, choices=c.Patency.choices, default=c.Patency.NOT_ASSESSED
+    )
     duplex_psv_max_cm_s = models.PositiveSmallIntegerField(null=True, blank=True)
     duplex_psv_ratio = models.DecimalField(max_digits=4, decimal_places=1, null=True, blank=True)
     duplex_volume_flow_ml_min = models.PositiveIntegerField(null=True, blank=True)
@@ -141,7 +149,9 @@ class FollowUpVisit(ClinicalRecord):
         if self.complete_healing_date:
             if self.complete_healing_date > self.visit_date:
                 errors["complete_healing_date"] = "healing date is after the visit"
-            _check_after_procedure(errors, "complete_healing_date", self.complete_healing_date, self.procedure)
+            _check_after_procedure(
+                errors, "complete_healing_date", self.complete_healing_date, self.procedure
+            )
             if self.wound_status != "healed":
                 errors["complete_healing_date"] = "healing date given but wound status is not 'healed'"
         if self.timepoint == c.Timepoint.ANNUAL and not self.timepoint_year:
@@ -170,7 +180,11 @@ class AdverseEvent(ClinicalRecord):
     mhra_reference = models.CharField("MHRA Yellow Card reference", max_length=60, blank=True)
     mhra_report_date = models.DateField(null=True, blank=True)
 
-    CONDITIONAL = {"bleeding_severity": "bleeding", "infection_type": "infection", "steal_grade": "steal_syndrome"}
+    CONDITIONAL = {
+        "bleeding_severity": "bleeding",
+        "infection_type": "infection",
+        "steal_grade": "steal_syndrome",
+    }
 
     class Meta:
         ordering = ["onset_date", "id"]
@@ -217,8 +231,11 @@ class Reintervention(ClinicalRecord):
     multi_choice_fields = {"failure_sites": c.FailureSite, "modalities": c.ReinterventionModality}
     procedure = models.ForeignKey(Procedure, on_delete=models.PROTECT, related_name="reinterventions")
     date = models.DateField()
-    planned = models.CharField(max_length=10, choices=[("planned", "Planned / staged"), ("unplanned", "Unplanned"),
-                                                        (c.NOT_KNOWN, "Not known")], default=c.NOT_KNOWN)
+    planned = models.CharField(
+        max_length=10,
+        choices=[("planned", "Planned / staged"), ("unplanned", "Unplanned"), (c.NOT_KNOWN, "Not known")],
+        default=c.NOT_KNOWN,
+    )
     indication = choice("indication", c.ReinterventionIndication)
     failure_sites = multi_choice("failure sites")
     modalities = multi_choice("modalities")
@@ -226,7 +243,9 @@ class Reintervention(ClinicalRecord):
     opcs4_code = models.CharField("OPCS-4 code", max_length=10, blank=True)
     notes = models.TextField(blank=True)
 
-    is_major = models.BooleanField("major reintervention (MALE definition, derived)", default=False, editable=False)
+    is_major = models.BooleanField(
+        "major reintervention (MALE definition, derived)", default=False, editable=False
+    )
 
     class Meta:
         ordering = ["date", "id"]
@@ -259,12 +278,15 @@ class Amputation(ClinicalRecord):
     level = models.CharField(max_length=30, choices=c.AmputationLevel.choices)
     planned_staged = yes_no("planned / staged")
     reason = choice("reason", c.AmputationReason)
-    reintervention = models.ForeignKey(Reintervention, null=True, blank=True, on_delete=models.PROTECT,
-                                       related_name="amputations")
+    reintervention = models.ForeignKey(
+        Reintervention, null=True, blank=True, on_delete=models.PROTECT, related_name="amputations"
+    )
     stump_primary_healing = yes_no("primary healing of stump")
     stump_revision = yes_no("stump revision")
 
-    is_major = models.BooleanField("major amputation (ankle or above, derived)", default=False, editable=False)
+    is_major = models.BooleanField(
+        "major amputation (ankle or above, derived)", default=False, editable=False
+    )
 
     class Meta:
         ordering = ["date", "id"]
@@ -308,7 +330,9 @@ class Death(ClinicalRecord):
         _check_not_future(errors, "date_of_death", self.date_of_death)
         later = self.latest_event_date()
         if later and later > self.date_of_death:
-            errors["date_of_death"] = f"the patient has a record dated {later:%d %b %Y}, after this date of death"
+            errors["date_of_death"] = (
+                f"the patient has a record dated {later:%d %b %Y}, after this date of death"
+            )
         if errors:
             raise ValidationError(errors)
 
@@ -317,10 +341,16 @@ class Death(ClinicalRecord):
         from django.db.models import Max
 
         dates = [
-            FollowUpVisit.objects.alive().filter(procedure__patient=self.patient_id).exclude(alive="no")
+            FollowUpVisit.objects.alive()
+            .filter(procedure__patient=self.patient_id)
+            .exclude(alive="no")
             .aggregate(m=Max("visit_date"))["m"],
-            AdverseEvent.objects.alive().filter(procedure__patient=self.patient_id).aggregate(m=Max("onset_date"))["m"],
-            Reintervention.objects.alive().filter(procedure__patient=self.patient_id).aggregate(m=Max("date"))["m"],
+            AdverseEvent.objects.alive()
+            .filter(procedure__patient=self.patient_id)
+            .aggregate(m=Max("onset_date"))["m"],
+            Reintervention.objects.alive()
+            .filter(procedure__patient=self.patient_id)
+            .aggregate(m=Max("date"))["m"],
             Amputation.objects.alive().filter(patient=self.patient_id).aggregate(m=Max("date"))["m"],
             Procedure.objects.alive().filter(patient=self.patient_id).aggregate(m=Max("procedure_date"))["m"],
         ]
@@ -333,14 +363,20 @@ class PromAdministration(ClinicalRecord):
 
     site_path = "patient__site"
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="proms")
-    procedure = models.ForeignKey(Procedure, null=True, blank=True, on_delete=models.PROTECT, related_name="proms")
-    visit = models.ForeignKey(FollowUpVisit, null=True, blank=True, on_delete=models.PROTECT, related_name="proms")
+    procedure = models.ForeignKey(
+        Procedure, null=True, blank=True, on_delete=models.PROTECT, related_name="proms"
+    )
+    visit = models.ForeignKey(
+        FollowUpVisit, null=True, blank=True, on_delete=models.PROTECT, related_name="proms"
+    )
     timepoint = models.CharField(max_length=20, choices=c.Timepoint.choices, default=c.Timepoint.UNSCHEDULED)
     instrument = models.CharField(max_length=20, choices=c.PromInstrument.choices)
     mode = models.CharField(max_length=20, choices=c.PromMode.choices)
     language_version = models.CharField(max_length=20, default="en-GB")
     completed_date = models.DateField()
-    completion_status = models.CharField(max_length=20, choices=c.PromStatus.choices, default=c.PromStatus.COMPLETE)
+    completion_status = models.CharField(
+        max_length=20, choices=c.PromStatus.choices, default=c.PromStatus.COMPLETE
+    )
     responses = models.JSONField(default=dict, blank=True, help_text="item code -> response level")
 
     # Scores are derived by pdva.proms (value set recorded with each score).
@@ -357,7 +393,9 @@ class PromAdministration(ClinicalRecord):
     def clean_for_save(self) -> None:
         super().clean_for_save()
         errors: dict[str, str] = {}
-        problems = validate_responses(self.instrument, self.responses, complete=self.completion_status == "complete")
+        problems = validate_responses(
+            self.instrument, self.responses, complete=self.completion_status == "complete"
+        )
         if problems:
             errors["responses"] = "; ".join(problems)
         _check_not_future(errors, "completed_date", self.completed_date)
@@ -366,4 +404,3 @@ class PromAdministration(ClinicalRecord):
             errors["procedure"] = "procedure belongs to another patient"
         if errors:
             raise ValidationError(errors)
-

@@ -35,7 +35,10 @@ class Patient(ClinicalRecord):
     sex = choice("sex", Sex)
     ethnicity = choice("ethnicity", Ethnicity)
     imd_decile = models.PositiveSmallIntegerField(
-        "IMD decile", null=True, blank=True, help_text="Index of Multiple Deprivation decile (1 = most deprived)"
+        "IMD decile",
+        null=True,
+        blank=True,
+        help_text="Index of Multiple Deprivation decile (1 = most deprived)",
     )
     national_data_opt_out = models.BooleanField(
         default=False, help_text="National data opt-out applies: excluded from linkage and research exports"
@@ -68,7 +71,9 @@ def nhs_number_index(nhs_number: str) -> str:
 def normalise_nhs_number(raw: str) -> str:
     digits = "".join(ch for ch in raw if ch.isdigit())
     if len(digits) != 10 or not nhs_number_is_valid(digits):
-        raise ValidationError({"nhs_number": f"{raw!r} is not a valid NHS number (10 digits, modulus-11 check)"})
+        raise ValidationError(
+            {"nhs_number": f"{raw!r} is not a valid NHS number (10 digits, modulus-11 check)"}
+        )
     return digits
 
 
@@ -79,7 +84,13 @@ class PatientIdentity(AuditedModel):
     """
 
     site_path = "patient__site"
-    secret_fields = ("nhs_number_enc", "family_name_enc", "given_name_enc", "date_of_birth_enc", "postcode_enc")
+    secret_fields = (
+        "nhs_number_enc",
+        "family_name_enc",
+        "given_name_enc",
+        "date_of_birth_enc",
+        "postcode_enc",
+    )
     patient = models.OneToOneField(Patient, on_delete=models.PROTECT, related_name="identity")
     nhs_number_enc = models.TextField(blank=True)
     nhs_number_index = models.CharField(max_length=64, blank=True, db_index=True)

@@ -63,8 +63,12 @@ class Procedure(ClinicalRecord):
     crossing_method = choice("crossing method", c.CrossingMethod)
     valvulotomy = choice("valvulotomy", c.Valvulotomy)
     valvulotomy_extent = choice("valvulotomy extent", c.ValvulotomyExtent, blank=True, default="")
-    stent_graft_count = models.PositiveSmallIntegerField(null=True, blank=True, validators=[MaxValueValidator(20)])
-    stent_graft_total_length_mm = models.PositiveIntegerField(null=True, blank=True, validators=[MaxValueValidator(2000)])
+    stent_graft_count = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MaxValueValidator(20)]
+    )
+    stent_graft_total_length_mm = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MaxValueValidator(2000)]
+    )
     stent_graft_min_diameter_mm = models.DecimalField(max_digits=4, decimal_places=1, null=True, blank=True)
     stent_graft_max_diameter_mm = models.DecimalField(max_digits=4, decimal_places=1, null=True, blank=True)
     bare_stent_count = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -76,12 +80,21 @@ class Procedure(ClinicalRecord):
     adjunct_inflow_treatment = multi_choice("adjunct arterial inflow treatment")
     concomitant_minor_amputation = yes_no("concomitant minor amputation")
     concomitant_debridement = yes_no("concomitant debridement")
-    contrast_volume_ml = models.PositiveIntegerField(null=True, blank=True, validators=[MaxValueValidator(2000)])
+    contrast_volume_ml = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MaxValueValidator(2000)]
+    )
     fluoroscopy_time_min = models.DecimalField(max_digits=5, decimal_places=1, null=True, blank=True)
     dose_area_product_gycm2 = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
     intraprocedural_anticoagulant = models.CharField(
-        max_length=20, choices=[("ufh", "Unfractionated heparin"), ("bivalirudin", "Bivalirudin"),
-                                ("none", "None"), (c.NOT_KNOWN, "Not known")], default=c.NOT_KNOWN)
+        max_length=20,
+        choices=[
+            ("ufh", "Unfractionated heparin"),
+            ("bivalirudin", "Bivalirudin"),
+            ("none", "None"),
+            (c.NOT_KNOWN, "Not known"),
+        ],
+        default=c.NOT_KNOWN,
+    )
     intraprocedural_anticoagulant_dose = models.CharField(max_length=40, blank=True)
     notes = models.TextField(blank=True)
 
@@ -94,7 +107,12 @@ class Procedure(ClinicalRecord):
     # Case sign-off and locking (see pdva.registry.services.signoff).
     signed_off_at = models.DateTimeField(null=True, blank=True, editable=False)
     signed_off_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", editable=False
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        editable=False,
     )
     locked_at = models.DateTimeField(null=True, blank=True, editable=False)
 
@@ -181,24 +199,32 @@ class Baseline(ClinicalRecord):
 
     procedure = models.OneToOneField(Procedure, on_delete=models.PROTECT, related_name="baseline")
     assessment_date = models.DateField()
-    rutherford = models.PositiveSmallIntegerField("Rutherford category", choices=c.Rutherford.choices, null=True,
-                                                  blank=True)
+    rutherford = models.PositiveSmallIntegerField(
+        "Rutherford category", choices=c.Rutherford.choices, null=True, blank=True
+    )
     wifi_w = models.PositiveSmallIntegerField("WIfI wound grade", null=True, blank=True, validators=GRADE_0_3)
-    wifi_i = models.PositiveSmallIntegerField("WIfI ischaemia grade", null=True, blank=True, validators=GRADE_0_3)
-    wifi_fi = models.PositiveSmallIntegerField("WIfI foot infection grade", null=True, blank=True,
-                                               validators=GRADE_0_3)
+    wifi_i = models.PositiveSmallIntegerField(
+        "WIfI ischaemia grade", null=True, blank=True, validators=GRADE_0_3
+    )
+    wifi_fi = models.PositiveSmallIntegerField(
+        "WIfI foot infection grade", null=True, blank=True, validators=GRADE_0_3
+    )
     wifi_i_basis = choice("measurement that set the ischaemia grade", c.WifiIBasis)
     unsalvageable = models.BooleanField(
-        "clinician judges the foot unsalvageable (WIfI stage 5)", default=False,
-        help_text="A clinical judgement recorded separately from the WIfI grid")
+        "clinician judges the foot unsalvageable (WIfI stage 5)",
+        default=False,
+        help_text="A clinical judgement recorded separately from the WIfI grid",
+    )
     abi = models.DecimalField("ABI", max_digits=3, decimal_places=2, null=True, blank=True)
     ankle_pressure_mmhg = models.PositiveSmallIntegerField(null=True, blank=True)
     toe_pressure_mmhg = models.PositiveSmallIntegerField(null=True, blank=True)
     tcpo2_mmhg = models.PositiveSmallIntegerField("TcPO2 (mmHg)", null=True, blank=True)
-    glass_fp_grade = models.PositiveSmallIntegerField("GLASS femoropopliteal grade", null=True, blank=True,
-                                                      validators=GRADE_0_4)
-    glass_ip_grade = models.PositiveSmallIntegerField("GLASS infrapopliteal grade", null=True, blank=True,
-                                                      validators=GRADE_0_4)
+    glass_fp_grade = models.PositiveSmallIntegerField(
+        "GLASS femoropopliteal grade", null=True, blank=True, validators=GRADE_0_4
+    )
+    glass_ip_grade = models.PositiveSmallIntegerField(
+        "GLASS infrapopliteal grade", null=True, blank=True, validators=GRADE_0_4
+    )
     glass_fp_severe_calcification = models.BooleanField(default=False)
     glass_ip_severe_calcification = models.BooleanField(default=False)
     glass_im_modifier = choice("GLASS inframalleolar modifier", c.GlassIM)
@@ -211,8 +237,9 @@ class Baseline(ClinicalRecord):
     largest_wound_area_cm2 = models.DecimalField(max_digits=5, decimal_places=1, null=True, blank=True)
     wound_locations = multi_choice("wound locations")
     gangrene = choice("gangrene", c.Gangrene)
-    rest_pain_nrs = models.PositiveSmallIntegerField("rest pain (NRS 0-10)", null=True, blank=True,
-                                                     validators=NRS_0_10)
+    rest_pain_nrs = models.PositiveSmallIntegerField(
+        "rest pain (NRS 0-10)", null=True, blank=True, validators=NRS_0_10
+    )
     diabetes = choice("diabetes", c.Diabetes)
     hba1c_mmol_mol = models.PositiveSmallIntegerField(null=True, blank=True)
     ckd_stage = choice("CKD stage", c.CkdStage)
@@ -228,13 +255,19 @@ class Baseline(ClinicalRecord):
     copd = yes_no("COPD")
     hypertension = yes_no("hypertension")
     asa_grade = choice("ASA grade", c.AsaGrade)
-    frailty_cfs = models.PositiveSmallIntegerField("Clinical Frailty Scale (1-9)", null=True, blank=True,
-                                                   validators=[MinValueValidator(1), MaxValueValidator(9)])
+    frailty_cfs = models.PositiveSmallIntegerField(
+        "Clinical Frailty Scale (1-9)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(9)],
+    )
     ambulatory_status = choice("ambulatory status", c.Ambulatory)
     living_status = choice("living status", c.LivingStatus)
     albumin_g_l = models.DecimalField(max_digits=4, decimal_places=1, null=True, blank=True)
     haemoglobin_g_l = models.DecimalField(max_digits=4, decimal_places=1, null=True, blank=True)
-    wcc = models.DecimalField("white cell count (×10⁹/L)", max_digits=4, decimal_places=1, null=True, blank=True)
+    wcc = models.DecimalField(
+        "white cell count (×10⁹/L)", max_digits=4, decimal_places=1, null=True, blank=True
+    )
     bmi = models.DecimalField(max_digits=4, decimal_places=1, null=True, blank=True)
     eligibility_note = models.TextField(blank=True)
 
@@ -271,13 +304,21 @@ class Baseline(ClinicalRecord):
     def clean_for_save(self) -> None:
         super().clean_for_save()
         errors: dict[str, str] = {}
-        for name, top in (("wifi_w", 3), ("wifi_i", 3), ("wifi_fi", 3), ("glass_fp_grade", 4),
-                          ("glass_ip_grade", 4), ("rest_pain_nrs", 10)):
+        for name, top in (
+            ("wifi_w", 3),
+            ("wifi_i", 3),
+            ("wifi_fi", 3),
+            ("glass_fp_grade", 4),
+            ("glass_ip_grade", 4),
+            ("rest_pain_nrs", 10),
+        ):
             value = getattr(self, name)
             if value is not None and not 0 <= value <= top:
                 errors[name] = f"must be between 0 and {top}"
         if self.dialysis_dependent != "yes" and (self.dialysis_modality or self.dialysis_start_date):
-            errors["dialysis_modality"] = "dialysis details given but the patient is not recorded as dialysis dependent"
+            errors["dialysis_modality"] = (
+                "dialysis details given but the patient is not recorded as dialysis dependent"
+            )
         if self.abi is not None and not Decimal("0") <= self.abi <= Decimal("3"):
             errors["abi"] = "ABI must be between 0 and 3"
         if self.dialysis_start_date and self.dialysis_start_date > self.assessment_date:

@@ -46,7 +46,9 @@ class SiteGovernance(AuditedModel):
     local_approval_date = models.DateField(null=True, blank=True)
     registry_participation_date = models.DateField(null=True, blank=True)
     audit_or_research = models.CharField(
-        max_length=20, choices=[("audit", "Audit"), ("research", "Research"), ("both", "Both")], default="audit"
+        max_length=20,
+        choices=[("audit", "Audit"), ("research", "Research"), ("both", "Both")],
+        default="audit",
     )
     notes = models.TextField(blank=True)
 
@@ -64,7 +66,11 @@ class Operator(AuditedModel):
     site_path = "site"
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="operators")
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="operator_records"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="operator_records",
     )
     code = models.CharField(max_length=20, help_text="Local operator code used in reports (not a name)")
     display_name = models.CharField(max_length=200)

@@ -11,7 +11,9 @@ from pdva.registry.synthetic import seed_cohort
 
 
 class Command(BaseCommand):
-    help = "Demo: migrate, load a synthetic cohort, create a user per role, and serve on http://127.0.0.1:8000."
+    help = (
+        "Demo: migrate, load a synthetic cohort, create a user per role, and serve on http://127.0.0.1:8000."
+    )
 
     def add_arguments(self, parser):  # type: ignore[no-untyped-def]
         parser.add_argument("--sites", type=int, default=3)
@@ -27,13 +29,18 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         self.stdout.write("database migrated")
         if not Site.objects.exists():
-            stats = seed_cohort(sites=opts["sites"], patients=opts["patients"], years=opts["years"],
-                                seed=opts["seed"], progress=Progress("seeding patients"))
+            stats = seed_cohort(
+                sites=opts["sites"],
+                patients=opts["patients"],
+                years=opts["years"],
+                seed=opts["seed"],
+                progress=Progress("seeding patients"),
+            )
             self.stdout.write(f"seeded {stats.patients} synthetic patients, {stats.procedures} procedures")
         else:
             self.stdout.write("registry already populated: keeping it")
         rows = create_demo_users()
-        self.stdout.write("\nDemo sign-ins (password for all: %s)" % DEMO_PASSWORD)
+        self.stdout.write(f"\nDemo sign-ins (password for all: {DEMO_PASSWORD})")
         for username, role, site in rows:
             self.stdout.write(f"  {username:20s} {role:40s} {site}")
         if opts["no_serve"]:

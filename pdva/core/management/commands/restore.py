@@ -10,7 +10,9 @@ from pdva.core.backup import RestoreRefused, restore
 
 
 class Command(BaseCommand):
-    help = "Restore a backup into an empty database (or replace one with --force), then verify the audit chain."
+    help = (
+        "Restore a backup into an empty database (or replace one with --force), then verify the audit chain."
+    )
 
     def add_arguments(self, parser):  # type: ignore[no-untyped-def]
         parser.add_argument("path", type=Path)
@@ -24,5 +26,7 @@ class Command(BaseCommand):
         try:
             count = verify_chain()
         except ChainBreak as exc:
-            raise CommandError(f"restored, but the audit chain is BROKEN at entry {exc.seq}: {exc.problem}") from exc
+            raise CommandError(
+                f"restored, but the audit chain is BROKEN at entry {exc.seq}: {exc.problem}"
+            ) from exc
         self.stdout.write(f"restored {opts['path']}; audit chain OK ({count} entries)")

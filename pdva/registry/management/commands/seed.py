@@ -16,14 +16,26 @@ class Command(BaseCommand):
         parser.add_argument("--patients", type=int, default=300)
         parser.add_argument("--years", type=float, default=5.0)
         parser.add_argument("--seed", type=int, default=1)
-        parser.add_argument("--cutoff", type=dt.date.fromisoformat, default=None,
-                            help="data cut-off date (YYYY-MM-DD); default today")
+        parser.add_argument(
+            "--cutoff",
+            type=dt.date.fromisoformat,
+            default=None,
+            help="data cut-off date (YYYY-MM-DD); default today",
+        )
 
     def handle(self, *args, **opts):  # type: ignore[no-untyped-def]
         try:
-            stats = seed_cohort(sites=opts["sites"], patients=opts["patients"], years=opts["years"],
-                                seed=opts["seed"], cutoff=opts["cutoff"], progress=Progress("seeding patients"))
+            stats = seed_cohort(
+                sites=opts["sites"],
+                patients=opts["patients"],
+                years=opts["years"],
+                seed=opts["seed"],
+                cutoff=opts["cutoff"],
+                progress=Progress("seeding patients"),
+            )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
-        self.stdout.write(f"Seeded {stats.patients} patients, {stats.procedures} procedures, "
-                          f"{stats.records} audited records at {opts['sites']} sites.")
+        self.stdout.write(
+            f"Seeded {stats.patients} patients, {stats.procedures} procedures, "
+            f"{stats.records} audited records at {opts['sites']} sites."
+        )

@@ -1,0 +1,24 @@
+.PHONY: demo test install bench lint format
+
+# The demo: install, migrate, load a synthetic cohort, serve on http://127.0.0.1:8000
+demo:
+	./scripts/setup.sh
+	PDVA_DEMO_MODE=true .venv/bin/pdva demo
+
+# Every test, on SQLite and PostgreSQL, plus lint and the migration check
+test:
+	./scripts/test.sh
+
+install:
+	./scripts/setup.sh
+
+bench: install
+	PDVA_ENV=test .venv/bin/python bench/run_all.py
+
+lint:
+	.venv/bin/ruff check pdva tests bench
+	.venv/bin/ruff format --check pdva tests bench
+
+format:
+	.venv/bin/ruff format pdva tests bench
+	.venv/bin/ruff check --fix pdva tests bench

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class PromsConfig(AppConfig):
+    name = "pdva.proms"
+    label = "proms"

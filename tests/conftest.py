@@ -1,0 +1,91 @@
+"""Shared test actors: alice (clinician) at site A, bob (clinician) at site B, and one user per role."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from tests.factories import SiteFactory, UserFactory, grant
+
+
+@pytest.fixture
+def site_a(db):  # type: ignore[no-untyped-def]
+    return SiteFactory(ods_code="AAA", name="Site A Trust")
+
+
+@pytest.fixture
+def site_b(db):  # type: ignore[no-untyped-def]
+    return SiteFactory(ods_code="BBB", name="Site B Trust")
+
+
+def _user(username: str, role: str | None, site=None):  # type: ignore[no-untyped-def]
+    user = UserFactory(username=username)
+    if role:
+        grant(user, role, site)
+    return user
+
+
+@pytest.fixture
+def alice(site_a):  # type: ignore[no-untyped-def]
+    return _user("alice", "site_clinician", site_a)
+
+
+@pytest.fixture
+def bob(site_b):  # type: ignore[no-untyped-def]
+    return _user("bob", "site_clinician", site_b)
+
+
+@pytest.fixture
+def dave(site_a):  # type: ignore[no-untyped-def]
+    """Data manager at site A."""
+    return _user("dave", "site_data_manager", site_a)
+
+
+@pytest.fixture
+def gina(site_a):  # type: ignore[no-untyped-def]
+    """Governance lead at site A."""
+    return _user("gina", "site_governance_lead", site_a)
+
+
+@pytest.fixture
+def nora(db):  # type: ignore[no-untyped-def]
+    """National auditor."""
+    return _user("nora", "national_auditor")
+
+
+@pytest.fixture
+def rita(db):  # type: ignore[no-untyped-def]
+    """Researcher (de-identified data only)."""
+    return _user("rita", "researcher")
+
+
+@pytest.fixture
+def sam(db):  # type: ignore[no-untyped-def]
+    """System administrator."""
+    user = _user("sam", "system_admin")
+    user.is_staff = user.is_superuser = True
+    user.save()
+    return user
+
+
+@pytest.fixture
+def nobody(db):  # type: ignore[no-untyped-def]
+    """Signed-in user with no site and no role."""
+    return _user("nobody", None)
+
+
+def verified_client(user) -> Client:  # type: ignore[no-untyped-def]
+    """A test client signed in with password and a verified second factor."""
+    client = Client()
+    client.force_login(user)
+    device = TOTPDevice.objects.create(user=user, name="test", confirmed=True)
+    session = client.session
+    session["otp_device_id"] = device.persistent_id
+    session.save()
+    return client
+
+
+@pytest.fixture
+def login():  # type: ignore[no-untyped-def]
+    return verified_client
