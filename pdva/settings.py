@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "pdva.proms",
     "pdva.reports",
     "pdva.exports",
+    "pdva.api",
     "pdva.web",
 ]
 

@@ -17,7 +17,7 @@ from django.urls import NoReverseMatch, reverse
 from pdva.accounts.access import can
 from pdva.accounts.roles import Cap
 
-NAV_APPS = ("capture", "followup", "proms", "reports", "exports")
+NAV_APPS = ("capture", "followup", "proms", "reports", "exports", "api")
 
 
 @dataclass(frozen=True)
