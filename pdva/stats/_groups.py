@@ -38,8 +38,10 @@ def _columns(groups: GroupsLike) -> dict[str, pd.Series]:
     if isinstance(groups, pd.DataFrame):
         return {str(c): groups[c].reset_index(drop=True) for c in groups.columns}
     if isinstance(groups, Mapping):
-        return {str(k): pd.Series(np.asarray(v) if not isinstance(v, pd.Series) else v).reset_index(drop=True)
-                for k, v in groups.items()}
+        return {
+            str(k): pd.Series(np.asarray(v) if not isinstance(v, pd.Series) else v).reset_index(drop=True)
+            for k, v in groups.items()
+        }
     if isinstance(groups, pd.Series):
         return {str(groups.name) if groups.name is not None else "group": groups.reset_index(drop=True)}
     arr = np.asarray(groups)

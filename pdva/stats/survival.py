@@ -242,7 +242,9 @@ def _within_group_diff(cum: IntArray, m: int) -> IntArray:
     return out.reshape(-1)
 
 
-def _quantile_crossing(y: FloatArray, x: FloatArray, bounds: IntArray, xmax: FloatArray, p: float) -> FloatArray:
+def _quantile_crossing(
+    y: FloatArray, x: FloatArray, bounds: IntArray, xmax: FloatArray, p: float
+) -> FloatArray:
     """First x where the curve y (non-increasing, NaN = undefined) drops to p, per segment.
 
     R quantile.survfit: if y equals p (within sqrt(eps)) over a stretch, return the midpoint of that stretch,
