@@ -198,6 +198,22 @@ def seg_cumsum(x: NDArray[np.float64], starts: IntArray) -> NDArray[np.float64]:
     return np.cumsum(y, axis=0)
 
 
+def seg_cumprod(x: NDArray[np.float64], starts: IntArray) -> NDArray[np.float64]:
+    """Cumulative product restarting at each segment start; factors must be positive.
+
+    One segment is a plain ``np.cumprod`` (the same rounding as R and sksurv). With several, each segment's
+    first factor is divided by the previous segment's total so that the running product restarts at ~1.
+    """
+    if x.shape[0] == 0 or starts.size <= 1:
+        return np.cumprod(x, axis=0)
+    totals = np.multiply.reduceat(x, starts, axis=0)
+    if not (totals[:-1] > 1e-280).all():  # a restart factor would overflow: sum logs instead
+        return np.exp(seg_cumsum(np.log(x), starts))
+    y = np.array(x, dtype=np.float64, copy=True)
+    y[starts[1:]] /= totals[:-1]
+    return np.cumprod(y, axis=0)
+
+
 def seg_cumsum_int(x: NDArray[Any], starts: IntArray) -> IntArray:
     """Exact integer cumulative sum restarting at each segment start."""
     cs = np.cumsum(x, axis=0, dtype=np.int64)

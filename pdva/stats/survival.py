@@ -218,17 +218,18 @@ class _KMCore:
 
 
 def _km_product(n_risk: IntArray, d: IntArray, starts: IntArray) -> tuple[FloatArray, FloatArray]:
-    """Segmented product-limit and Greenwood sum via log-sums; a factor of 0 (d = n) is tracked apart."""
+    """Segmented product-limit and Greenwood sum; a factor of 0 (d = n) is tracked apart so it cannot
+    disturb the restart of the next group's product."""
     nf = n_risk.astype(np.float64)
     df = d.astype(np.float64)
     zero = d >= n_risk
     with np.errstate(divide="ignore", invalid="ignore"):
-        logf = np.where(zero, 0.0, np.log1p(-df / nf))
+        factor = np.where(zero, 1.0, 1.0 - df / nf)
         gw = np.where(zero, 0.0, df / (nf * (nf - df)))
-    log_s = G.seg_cumsum(logf, starts)
+    prod = G.seg_cumprod(factor, starts)
     gw_s = G.seg_cumsum(gw, starts)
     dead = G.seg_cumsum_int(zero.astype(np.int64), starts) > 0
-    surv = np.where(dead, 0.0, np.exp(log_s))
+    surv = np.where(dead, 0.0, prod)
     sigma = np.where(dead, np.inf, np.sqrt(np.maximum(gw_s, 0.0)))
     return surv, sigma
 
