@@ -33,7 +33,12 @@ def test_aml_by_group_matches_r(conf_type: str, lower: str, upper: str) -> None:
     np.testing.assert_array_equal(got.time, exp.time)
     np.testing.assert_array_equal(got.n_risk, exp.n_risk)
     np.testing.assert_array_equal(got.n_event, exp.n_event)
-    for ours, theirs in [("survival", "survival"), ("std_err", "std_err"), ("lower", lower), ("upper", upper)]:
+    for ours, theirs in [
+        ("survival", "survival"),
+        ("std_err", "std_err"),
+        ("lower", lower),
+        ("upper", upper),
+    ]:
         np.testing.assert_allclose(got[ours], exp[theirs], atol=FULL, rtol=0, equal_nan=True, err_msg=ours)
 
 
@@ -122,7 +127,9 @@ def test_medians_match_r() -> None:
     assert got.group.tolist() == exp.group.astype(str).tolist()
     np.testing.assert_array_equal(got.n, exp.n)
     np.testing.assert_array_equal(got.n_event, exp.n_event)
-    np.testing.assert_allclose(got[["median", "lower", "upper"]], exp[["median", "lower", "upper"]], equal_nan=True)
+    np.testing.assert_allclose(
+        got[["median", "lower", "upper"]], exp[["median", "lower", "upper"]], equal_nan=True
+    )
 
 
 def test_median_single_sample_returns_tuple() -> None:
@@ -166,7 +173,9 @@ def test_table_counts_and_censor_identity() -> None:
     d = load("aml.csv")
     t = kaplan_meier(d.time, d.status).table
     # censored in [t_j, t_{j+1}) so the risk set shrinks by events and censorings
-    np.testing.assert_array_equal(t.n_risk.to_numpy()[1:], (t.n_risk - t.n_event - t.n_censor).to_numpy()[:-1])
+    np.testing.assert_array_equal(
+        t.n_risk.to_numpy()[1:], (t.n_risk - t.n_event - t.n_censor).to_numpy()[:-1]
+    )
     assert t.n_event.sum() + t.n_censor.sum() + (len(d) - t.n_risk.iloc[0]) == len(d)
 
 
