@@ -195,7 +195,14 @@ def seg_cumsum(x: NDArray[np.float64], starts: IntArray) -> NDArray[np.float64]:
     y = np.array(x, dtype=np.float64, copy=True)
     totals = np.add.reduceat(x, starts, axis=0)
     y[starts[1:]] -= totals[:-1]
-    return np.cumsum(y, axis=0)
+    out = np.cumsum(y, axis=0)
+    # remove the tiny residual carried into each segment so that it starts exactly at its first value
+    # (a curve with no events yet must be exactly 0, not 1e-16)
+    resid = out[starts] - x[starts]
+    resid[0] = 0.0
+    lengths = np.diff(np.append(starts, x.shape[0]))
+    out -= np.repeat(resid, lengths, axis=0)
+    return out
 
 
 def seg_cumprod(x: NDArray[np.float64], starts: IntArray) -> NDArray[np.float64]:
@@ -205,13 +212,13 @@ def seg_cumprod(x: NDArray[np.float64], starts: IntArray) -> NDArray[np.float64]
     first factor is divided by the previous segment's total so that the running product restarts at ~1.
     """
     if x.shape[0] == 0 or starts.size <= 1:
-        return np.cumprod(x, axis=0)
+        return np.asarray(np.cumprod(x, axis=0), dtype=np.float64)
     totals = np.multiply.reduceat(x, starts, axis=0)
     if not (totals[:-1] > 1e-280).all():  # a restart factor would overflow: sum logs instead
-        return np.exp(seg_cumsum(np.log(x), starts))
+        return np.asarray(np.exp(seg_cumsum(np.log(x), starts)), dtype=np.float64)
     y = np.array(x, dtype=np.float64, copy=True)
     y[starts[1:]] /= totals[:-1]
-    return np.cumprod(y, axis=0)
+    return np.asarray(np.cumprod(y, axis=0), dtype=np.float64)
 
 
 def seg_cumsum_int(x: NDArray[Any], starts: IntArray) -> IntArray:

@@ -41,7 +41,10 @@ def _wilson(x: FloatArray, n: FloatArray, z: float) -> tuple[FloatArray, FloatAr
     z2 = z * z
     centre = (x + z2 / 2.0) / (n + z2)
     half = z * np.sqrt(np.maximum(x * (n - x) / n + z2 / 4.0, 0.0)) / (n + z2)
-    return np.maximum(centre - half, 0.0), np.minimum(centre + half, 1.0)
+    # the bounds are exactly 0 at x = 0 and 1 at x = n; rounding would give 1 - 1e-16
+    lo = np.where(x <= 0, 0.0, np.clip(centre - half, 0.0, x / n))
+    hi = np.where(x >= n, 1.0, np.clip(centre + half, x / n, 1.0))
+    return lo, hi
 
 
 def _wilson_cc(x: FloatArray, n: FloatArray, z: float) -> tuple[FloatArray, FloatArray]:
