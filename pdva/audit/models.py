@@ -210,6 +210,19 @@ class AuditedModel(models.Model):
     class Meta:
         abstract = True
 
+    @classmethod
+    def from_db(cls, db: str | None, field_names: Any, values: Any) -> Any:
+        instance = super().from_db(db, field_names, values)
+        # Kept so a refused stale edit can show what the other person changed since this load.
+        instance._loaded_from_db = (db, tuple(field_names), tuple(values))
+        return instance
+
+    def loaded_snapshot(self) -> dict[str, Any] | None:
+        loaded = getattr(self, "_loaded_from_db", None)
+        if loaded is None:
+            return None
+        return super().from_db(*loaded).audit_snapshot()
+
     # --- hooks for subclasses -------------------------------------------------------------
     def derive(self) -> None:
         """Compute derived fields before saving. Derived values live only here."""
@@ -267,8 +280,8 @@ class AuditedModel(models.Model):
             if is_update:
                 current = type(self)._base_manager.select_for_update().get(pk=self.pk)
                 if current.version != self.version:
-                    mine = self.audit_snapshot()
-                    theirs = {k: v for k, v in current.audit_snapshot().items() if mine.get(k) != v}
+                    base = self.loaded_snapshot() or self.audit_snapshot()
+                    theirs = {k: v for k, v in current.audit_snapshot().items() if base.get(k) != v}
                     raise ConcurrentEdit(self, theirs)
                 before_full = current.audit_snapshot()
                 self.prepare_for_save()

@@ -618,7 +618,8 @@ class CohortBuilder:
                 self.save(
                     Reintervention(
                         procedure=procedure,
-                        date=procedure.procedure_date + dt.timedelta(days=int(rng.integers(7, 42))),
+                        date=procedure.procedure_date
+                        + dt.timedelta(days=int(rng.integers(7, min(42, limit)))),
                         planned="planned",
                         indication="staged_completion",
                         modalities=["pta"],

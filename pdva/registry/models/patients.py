@@ -56,6 +56,20 @@ class Patient(ClinicalRecord):
         if self.imd_decile is not None and not 1 <= self.imd_decile <= 10:
             raise ValidationError({"imd_decile": "IMD decile must be 1-10"})
 
+    def treatment_days(self, drug_class: str, *, as_of: dt.date, since: dt.date | None = None) -> int:
+        """Days on any drug of ``drug_class`` (e.g. anticoagulant, antiplatelet), overlapping episodes merged,
+        up to ``as_of`` or death, whichever is first."""
+        from pdva.registry.durations import covered_days
+
+        death = self.date_of_death
+        end = min(as_of, death) if death else as_of
+        episodes = [
+            (m.start_date, m.stop_date)
+            for m in self.medications.all()
+            if m.drug_class == drug_class and m.deleted_at is None
+        ]
+        return covered_days(episodes, as_of=end, since=since)
+
     @property
     def date_of_death(self) -> dt.date | None:
         death = getattr(self, "death", None)
@@ -70,7 +84,8 @@ def nhs_number_index(nhs_number: str) -> str:
 
 def normalise_nhs_number(raw: str) -> str:
     digits = "".join(ch for ch in raw if ch.isdigit())
-    if len(digits) != 10 or not nhs_number_is_valid(digits):
+    stray = [ch for ch in raw if not (ch.isdigit() or ch in " -")]
+    if stray or len(digits) != 10 or len(set(digits)) == 1 or not nhs_number_is_valid(digits):
         raise ValidationError(
             {"nhs_number": f"{raw!r} is not a valid NHS number (10 digits, modulus-11 check)"}
         )

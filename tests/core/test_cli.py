@@ -1,0 +1,56 @@
+"""The pdva command and the demo set-up."""
+
+import subprocess
+import sys
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from pdva.accounts.access import primary_role
+from pdva.core.demo import create_demo_users
+from pdva.registry.synthetic import seed_cohort
+
+
+def test_pdva_command_lists_our_and_djangos_commands():
+    out = subprocess.run(
+        [sys.executable, "-m", "pdva", "help"], capture_output=True, text=True, check=True
+    ).stdout
+    for name in ("seed", "demo", "backup", "restore", "audit", "migrate"):
+        assert name in out
+
+
+def test_configuration_errors_exit_with_a_message():
+    result = subprocess.run(
+        [sys.executable, "-m", "pdva", "check"],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "PDVA_ENV": "production"},
+    )
+    assert result.returncode == 2
+    assert "configuration error" in result.stderr and "PDVA_DATABASE_URL" in result.stderr
+
+
+@pytest.mark.django_db
+def test_demo_users_one_per_role():
+    seed_cohort(sites=2, patients=2, years=1, seed=2)
+    rows = create_demo_users()
+    from django.contrib.auth import get_user_model
+
+    roles = {primary_role(get_user_model().objects.get(username=u)) for u, _, _ in rows}
+    assert roles == {
+        "site_clinician",
+        "site_data_manager",
+        "site_governance_lead",
+        "national_auditor",
+        "researcher",
+        "system_admin",
+    }
+    assert len(create_demo_users()) == len(rows)  # idempotent
+
+
+@pytest.mark.django_db
+def test_demo_refuses_without_demo_mode(settings):
+    settings.PDVA_DEMO_MODE = False
+    with pytest.raises(CommandError, match="PDVA_DEMO_MODE"):
+        call_command("demo", "--no-serve")
