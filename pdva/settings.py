@@ -109,6 +109,7 @@ USE_TZ = True  # stored in UTC, shown in UK time
 
 STATIC_URL = "/static/"
 STATIC_ROOT = ENV.var_dir / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "web:home"
 LOGOUT_REDIRECT_URL = "accounts:login"

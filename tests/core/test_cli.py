@@ -54,3 +54,10 @@ def test_demo_refuses_without_demo_mode(settings):
     settings.PDVA_DEMO_MODE = False
     with pytest.raises(CommandError, match="PDVA_DEMO_MODE"):
         call_command("demo", "--no-serve")
+
+
+def test_static_assets_are_found():
+    from django.contrib.staticfiles import finders
+
+    assert finders.find("pdva/registry.css")
+    assert finders.find("django_htmx/htmx-2.min.js")
