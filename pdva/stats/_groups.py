@@ -91,10 +91,13 @@ def factorize_groups(groups: GroupsLike, n: int) -> Groups:
 
 @dataclass(frozen=True)
 class Cells:
-    """Rows sorted by (group, value) and collapsed into cells of equal (group, value)."""
+    """Rows collapsed into cells of equal (group, value), cells ordered by (group, value).
 
-    order: IntArray  # permutation of the input rows
-    starts: IntArray  # first sorted row of each cell
+    Built either by sorting (``order``/``starts`` set) or, for integer-valued times with a modest range
+    (follow-up in days), by counting into (group, value) bins without any sort (``row_bin``/``cell_bins``
+    set). Both give identical cells.
+    """
+
     value: FloatArray  # cell value (time)
     group: IntArray  # cell group code (non-decreasing)
     count: IntArray  # rows per cell
@@ -102,20 +105,35 @@ class Cells:
     uniq: FloatArray  # distinct values over all groups, sorted
     bounds: IntArray  # cells of group g are bounds[g]:bounds[g+1]
     cum_count: IntArray  # cum_count[i] = rows in cells < i
+    order: IntArray | None = None  # sort path: permutation of the rows
+    starts: IntArray | None = None  # sort path: first sorted row of each cell
+    row_bin: IntArray | None = None  # count path: (group, value) bin of each row
+    cell_bins: IntArray | None = None  # count path: bin of each cell
+    n_bins: int = 0
 
     @property
     def n_cells(self) -> int:
         return int(self.value.size)
 
     def cell_sum(self, x: NDArray[Any]) -> IntArray:
-        """Integer sum of a per-row quantity within each cell."""
-        return np.add.reduceat(x[self.order], self.starts, dtype=np.int64)
+        """Integer sum of a per-row 0/1 (or small integer) quantity within each cell."""
+        if self.order is not None and self.starts is not None:
+            return np.add.reduceat(x[self.order], self.starts, dtype=np.int64)
+        assert self.row_bin is not None and self.cell_bins is not None
+        sums = np.bincount(self.row_bin, weights=x, minlength=self.n_bins)
+        return sums[self.cell_bins].astype(np.int64)
 
     def cell_counts(self, codes: IntArray, n_codes: int) -> IntArray:
         """Per-cell counts of each integer code 0..n_codes-1 (matrix cells x codes)."""
-        cell_of_row = np.repeat(np.arange(self.n_cells, dtype=np.int64), self.count)
-        flat = cell_of_row * n_codes + codes[self.order]
-        return np.bincount(flat, minlength=self.n_cells * n_codes).reshape(self.n_cells, n_codes)
+        if self.order is not None:
+            cell_of_row = np.repeat(np.arange(self.n_cells, dtype=np.int64), self.count)
+            flat = cell_of_row * n_codes + codes[self.order]
+            return np.bincount(flat, minlength=self.n_cells * n_codes).reshape(self.n_cells, n_codes)
+        out = np.empty((self.n_cells, n_codes), dtype=np.int64)
+        for k in range(1, n_codes):  # a loop over codes (causes), not over groups
+            out[:, k] = self.cell_sum((codes == k).astype(np.float64))
+        out[:, 0] = self.count - out[:, 1:].sum(axis=1)
+        return out
 
     def locate(self, gq: IntArray, tq: FloatArray, side: str) -> IntArray:
         """Global cell index of the first cell of group gq with value >= tq (side='left') or > tq ('right')."""
@@ -131,8 +149,70 @@ class Cells:
         return self.cum_count[self.bounds[gq + 1]] - self.cum_count[self.locate(gq, tq, "right")]
 
 
+def _finish(
+    value_of_cell: FloatArray,
+    cell_group: IntArray,
+    count: IntArray,
+    uniq: FloatArray,
+    cell_rank: IntArray,
+    n_groups: int,
+    **backend: Any,
+) -> Cells:
+    bounds = np.searchsorted(cell_group, np.arange(n_groups + 1), side="left")
+    cum = np.zeros(count.size + 1, dtype=np.int64)
+    np.cumsum(count, out=cum[1:])
+    return Cells(
+        value=value_of_cell,
+        group=cell_group,
+        count=count,
+        key=cell_group * uniq.size + cell_rank,
+        uniq=uniq,
+        bounds=bounds,
+        cum_count=cum,
+        **backend,
+    )
+
+
+def _count_cells(values: FloatArray, codes: IntArray, n_groups: int) -> Cells | None:
+    """Counting path for integer-valued times (days) whose (group x range) bins fit in ~4 bins per row."""
+    n = values.size
+    vmin, vmax = float(values.min()), float(values.max())
+    span = vmax - vmin + 1.0
+    if vmax >= 2.0**52 or n_groups * span > max(4.0 * n, 2.0**16) or n_groups * span > 2.0**26:
+        return None
+    if not np.array_equal(values, np.rint(values)):
+        return None
+    width = int(span)
+    offset = (values - vmin).astype(np.int64)
+    row_bin = offset if n_groups == 1 else codes * width + offset
+    n_bins = n_groups * width
+    per_bin = np.bincount(row_bin, minlength=n_bins)
+    cell_bins = np.flatnonzero(per_bin)
+    cell_group = cell_bins // width
+    cell_offset = cell_bins - cell_group * width
+    present = np.zeros(width, dtype=bool)
+    present[cell_offset] = True
+    rank_of_offset = np.cumsum(present) - 1
+    uniq = vmin + np.flatnonzero(present).astype(np.float64)
+    return _finish(
+        vmin + cell_offset.astype(np.float64),
+        cell_group,
+        per_bin[cell_bins],
+        uniq,
+        rank_of_offset[cell_offset],
+        n_groups,
+        row_bin=row_bin,
+        cell_bins=cell_bins,
+        n_bins=n_bins,
+    )
+
+
 def sort_cells(values: FloatArray, codes: IntArray, n_groups: int) -> Cells:
-    """One argsort of the values (plus a stable, radix-friendly sort of small group codes)."""
+    """Collapse rows into (group, value) cells: counting for integer days, else one argsort of the values
+    (plus a stable, radix-friendly sort of small group codes)."""
+    counted = _count_cells(values, codes, n_groups)
+    if counted is not None:
+        return counted
     n = values.size
     order = np.argsort(values)  # ties in value need no particular order: cells aggregate them
     v = values[order]
@@ -159,21 +239,9 @@ def sort_cells(values: FloatArray, codes: IntArray, n_groups: int) -> Cells:
         np.not_equal(key[1:], key[:-1], out=cell_new[1:])
     starts = np.flatnonzero(cell_new)
     count = np.diff(np.append(starts, n))
-    cell_key = key[starts]
-    cell_group = gsorted[starts]
-    bounds = np.searchsorted(cell_group, np.arange(n_groups + 1), side="left")
-    cum = np.zeros(starts.size + 1, dtype=np.int64)
-    np.cumsum(count, out=cum[1:])
-    return Cells(
-        order=order,
-        starts=starts,
-        value=uniq[rank[starts]],
-        group=cell_group,
-        count=count,
-        key=cell_key,
-        uniq=uniq,
-        bounds=bounds,
-        cum_count=cum,
+    cell_rank = rank[starts]
+    return _finish(
+        uniq[cell_rank], gsorted[starts], count, uniq, cell_rank, n_groups, order=order, starts=starts
     )
 
 

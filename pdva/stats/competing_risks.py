@@ -96,6 +96,9 @@ class _CIFCore:
         nf = nr.astype(np.float64)[:, None]
         dkf = dk.astype(np.float64)
         cif = G.seg_cumsum(s_prev[:, None] * dkf / nf, starts)
+        # round-off can leave 1 - 1e-16 where every subject has had this cause; the log-log CI is
+        # undefined at exactly 1, so snap values within a few ulps onto the boundary
+        cif = np.where(np.abs(cif - 1.0) <= 1e-14, 1.0, np.clip(cif, 0.0, 1.0))
         alpha, beta, gamma = _variance_terms(
             variance, nf, d.astype(np.float64)[:, None], dkf, s_prev, s_after
         )

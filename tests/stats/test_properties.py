@@ -142,3 +142,36 @@ def test_proportion_intervals_contain_estimate(xn: tuple[int, int]) -> None:
     for method in ("wilson", "wilson_cc", "clopper_pearson", "jeffreys"):
         ci = proportion_ci(x, n, method=method)
         assert 0 <= ci.lower <= ci.estimate <= ci.upper <= 1
+
+
+@SETTINGS
+@given(survival_data(max_cause=2))
+def test_counting_and_sorting_paths_agree(data: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+    """Integer-valued times are counted into bins, others sorted: shifting by 0.5 switches path."""
+    time, cause, group = data
+    time = np.floor(time)
+    event = (cause > 0).astype(int)
+    shifted = time + 0.5
+
+    def same(a: pd.DataFrame, b: pd.DataFrame) -> None:
+        b = b.assign(time=b.time - 0.5)
+        pd.testing.assert_frame_equal(a, b, rtol=1e-13, atol=1e-15)
+
+    same(kaplan_meier(time, event).table, kaplan_meier(shifted, event).table)
+    same(kaplan_meier_strata(time, event, group).table, kaplan_meier_strata(shifted, event, group).table)
+    same(
+        kaplan_meier_strata(time, event, group).at([0, 3, 7], extend=True),
+        kaplan_meier_strata(shifted, event, group).at([0.5, 3.5, 7.5], extend=True),
+    )
+    same(
+        cumulative_incidence_strata(time, cause, group, n_causes=2).table,
+        cumulative_incidence_strata(shifted, cause, group, n_causes=2).table,
+    )
+    entry = np.maximum(time - 3, 0) * (cause == 1)
+    fine = entry < time
+    if not fine.any():
+        return
+    same(
+        kaplan_meier(time[fine], event[fine], entry=entry[fine]).table,
+        kaplan_meier(shifted[fine], event[fine], entry=entry[fine] + 0.5).table,
+    )
