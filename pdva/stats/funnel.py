@@ -7,7 +7,8 @@ Limit methods (``method=``), each giving limits for the quantiles ``probs`` at p
 - ``arcsine``: the same on the variance-stabilising scale asin√p with s = 1/(2√n), back-transformed
   (FunnelPlotR "PR").
 - ``exact_binomial``: Spiegelhalter 2005 Appendix A.1.1 interpolated binomial quantile (r_p − α)/n with
-  r_p = F⁻¹(p) and α = (F(r_p) − p)/(F(r_p) − F(r_p − 1)); clipped to [0, 1].
+  r_p = F⁻¹(p) and α = (F(r_p) − p)/(F(r_p) − F(r_p − 1)); clipped to [0, 1] and, where discreteness puts
+  it on the wrong side of θ0 (tiny n·θ0), set to θ0.
 - ``poisson_ratio``: exact (Byar/Garwood chi-square) limits for an O/E ratio at expected count E = n around
   target ratio θ0 (usually 1): lower χ²_p(2θ0E)/(2E), upper χ²_p(2(θ0E + 1))/(2E) (FunnelPlotR).
 - ``log_ratio`` / ``sqrt_ratio``: normal limits for O/E on the log scale (s = 1/√E, SHMI) or square-root
@@ -132,7 +133,9 @@ def _limit_matrix(
         f_r1 = stats.binom.cdf(r - 1, nn, target)
         with np.errstate(divide="ignore", invalid="ignore"):
             a = np.where(f_r > f_r1, (f_r - p[None, :]) / (f_r - f_r1), 0.0)
-        return np.clip((r - a) / nn, 0.0, 1.0)
+        lim = np.clip((r - a) / nn, 0.0, 1.0)
+        # at tiny n*θ0 the interpolated quantile can land on the wrong side of θ0: no usable limit there
+        return np.where(p[None, :] < 0.5, np.minimum(lim, target), np.maximum(lim, target))
     # poisson_ratio
     mu = target * n[:, None]
     lower = stats.chi2.ppf(p[None, :], 2.0 * mu) / (2.0 * n[:, None])
@@ -245,6 +248,22 @@ def overdispersion(
     )
 
 
+def _tail_probabilities(
+    o: FloatArray, nn: FloatArray, t: float, method: str
+) -> tuple[FloatArray, FloatArray]:
+    """One-sided mid-p values P(X < o) + ½P(X = o) and P(X > o) + ½P(X = o) under the target."""
+    if (o != np.round(o)).any():
+        raise ValueError(f"method {method!r} needs integer observed counts")
+    if method == "exact_binomial":
+        below = stats.binom.cdf(o - 1, nn, t)
+        at = stats.binom.pmf(o, nn, t)
+    else:  # poisson_ratio: O ~ Poisson(target * E)
+        below = stats.poisson.cdf(o - 1, t * nn)
+        at = stats.poisson.pmf(o, t * nn)
+    p_low = below + 0.5 * at
+    return p_low, 1.0 - below - 0.5 * at
+
+
 def funnel_flags(
     observed: Any,
     n: Any,
@@ -254,8 +273,13 @@ def funnel_flags(
     overdispersion: Overdispersion | None = None,
     od_model: str = "additive",
 ) -> pd.DataFrame:
-    """Per unit: value (x/n or O/E), z-score (normal-type methods), the 95% and 99.8% limits at its n and
-    flags "high" / "low" / "within" at each level (outside means strictly beyond the limit).
+    """Per unit: value (x/n or O/E), z-score, one-sided p-values, the 95% and 99.8% limits at its n, and
+    flags "high" / "low" / "within" at each level.
+
+    Normal-type methods flag on z (PHE: |z| > 1.959964 / 3.090232), which is the same as lying beyond the
+    limits. Exact methods flag on one-sided mid-p tail probabilities under the target (binomial, or Poisson
+    with mean θ0·E); comparing a discrete x/n with the interpolated limits would flag, e.g., 5/5 at θ0 = 0.5
+    as a 99.8% outlier although P(X = 5) = 0.03.
     """
     choice(method, "method", METHODS)
     choice(od_model, "od_model", OD_MODELS)
@@ -269,11 +293,13 @@ def funnel_flags(
         s = _inflate(s, method, overdispersion, od_model)
         with np.errstate(divide="ignore"):
             z = (_to_scale(method, value) - centre) / s
+        p_low, p_high = stats.norm.cdf(z), stats.norm.sf(z)
     else:
         z = np.full(value.size, np.nan)
+        p_low, p_high = _tail_probabilities(o, nn, t, method)
 
-    def flag(lo: FloatArray, hi: FloatArray) -> Any:
-        return np.where(value > hi, "high", np.where(value < lo, "low", "within"))
+    def flag(alpha: float) -> Any:
+        return np.where(p_high < alpha, "high", np.where(p_low < alpha, "low", "within"))
 
     return pd.DataFrame(
         {
@@ -282,11 +308,13 @@ def funnel_flags(
             "value": value,
             "target": t,
             "z": z,
+            "p_low": p_low,
+            "p_high": p_high,
             "lower_998": lim[:, 0],
             "lower_95": lim[:, 1],
             "upper_95": lim[:, 2],
             "upper_998": lim[:, 3],
-            "flag_95": flag(lim[:, 1], lim[:, 2]),
-            "flag_998": flag(lim[:, 0], lim[:, 3]),
+            "flag_95": flag(0.025),
+            "flag_998": flag(0.001),
         }
     )

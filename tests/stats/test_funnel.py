@@ -194,3 +194,29 @@ def test_invalid_funnel_inputs() -> None:
         funnel_flags([1, 2], [10], method="normal")
     with pytest.raises(ValueError, match="must not exceed n"):
         funnel_flags([11], [10], method="normal")
+
+
+def test_exact_flags_use_mid_p_not_interpolated_limits() -> None:
+    # 5/5 at θ0 = 0.5: P(X = 5) = 1/32, mid-p 1/64 -> high at 95% but not at 99.8%
+    f = funnel_flags([5], [5], 0.5, method="exact_binomial")
+    assert f.p_high.iloc[0] == pytest.approx(1 / 64)
+    assert (f.flag_95.iloc[0], f.flag_998.iloc[0]) == ("high", "within")
+    # O = 0 with E = 0.5 is entirely plausible (P = 0.61), although 0 lies below the Byar lower limit
+    g = funnel_flags([0], [0.5], method="poisson_ratio")
+    assert g.lower_998.iloc[0] > 0 and g.flag_998.iloc[0] == "within"
+    assert g.p_low.iloc[0] == pytest.approx(0.5 * np.exp(-0.5))
+
+
+def test_exact_binomial_limits_never_cross_target() -> None:
+    lim = funnel_limits(0.98, [1, 2, 3], method="exact_binomial")
+    assert (lim["limit_0.975"] >= 0.98).all() and (lim["limit_0.025"] <= 0.98).all()
+
+
+def test_normal_flags_match_limit_comparison() -> None:
+    rng = np.random.default_rng(8)
+    n = rng.integers(20, 2000, 300).astype(float)
+    x = rng.binomial(n.astype(int), 0.3).astype(float)
+    f = funnel_flags(x, n, 0.3)
+    outside_hi = f.value > f.upper_95
+    outside_lo = f.value < f.lower_95
+    assert ((f.flag_95 == "high") == outside_hi).all() and ((f.flag_95 == "low") == outside_lo).all()
