@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from numpy.typing import NDArray
 
 FloatArray = NDArray[np.float64]
@@ -39,11 +40,12 @@ def as_1d(x: Any, name: str, *, allow_empty: bool = False) -> NDArray[Any]:
 def as_float(x: Any, name: str, *, allow_empty: bool = False) -> FloatArray:
     """1-D float64 array with finite values only."""
     arr = as_1d(x, name, allow_empty=allow_empty)
-    if arr.dtype == object or arr.dtype.kind in "OUSV":
-        try:
-            arr = arr.astype(np.float64)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"{name} must be numeric: {exc}") from None
+    if arr.dtype == object:
+        # e.g. pandas nullable columns (Int64, boolean) with <NA>: infer, then map missing to NaN
+        inferred = pd.array(arr)
+        if inferred.dtype.kind not in "biuf":
+            raise ValueError(f"{name} must be numeric, got values of type {inferred.dtype}")
+        arr = inferred.to_numpy(dtype=np.float64, na_value=np.nan)
     elif arr.dtype.kind not in "biuf":
         raise ValueError(f"{name} must be numeric, got dtype {arr.dtype}")
     out = np.asarray(arr, dtype=np.float64)

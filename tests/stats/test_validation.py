@@ -76,3 +76,30 @@ def test_strata_rejects_group_problems() -> None:
         cumulative_incidence_strata([1, 2], [1, 0], np.array(["a", None], dtype=object))
     with pytest.raises(ValueError, match="groups must be one-dimensional"):
         kaplan_meier_strata([1, 2], [1, 0], np.zeros((2, 2)))
+
+
+def test_pandas_nullable_missing_values_are_reported_as_missing() -> None:
+    import pandas as pd
+
+    with pytest.raises(ValueError, match="time contains missing"):
+        kaplan_meier(pd.Series([1, None, 3], dtype="Int64"), [1, 0, 1])
+    with pytest.raises(ValueError, match="event contains missing"):
+        kaplan_meier([1, 2, 3], pd.Series([True, None, False], dtype="boolean"))
+    with pytest.raises(ValueError, match="time must be numeric"):
+        kaplan_meier(pd.Series(["1", "2", "x"]), [1, 0, 1])
+    ok = kaplan_meier(pd.Series([1, 2, 3], dtype="Int64"), pd.Series([True, False, True], dtype="boolean"))
+    assert ok.table.n_event.sum() == 2
+
+
+def test_package_imports_no_django_or_other_pdva_modules() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, pdva.stats; "
+        "bad = [m for m in sys.modules if m == 'django' or m.startswith('django.') or "
+        "(m.startswith('pdva.') and not m.startswith('pdva.stats'))]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stdout + res.stderr
