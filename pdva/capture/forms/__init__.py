@@ -1,0 +1,1 @@
+"""Capture forms: one per record type, all built on CaptureForm."""

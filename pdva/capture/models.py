@@ -1,0 +1,81 @@
+"""Capture's own records: data queries raised on a field, and the sign-off / unlock trail of a case."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from pdva.audit.models import AuditedModel
+from pdva.registry.models import Patient, Procedure
+
+
+class QueryStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    ANSWERED = "answered", "Answered"
+    CLOSED = "closed", "Closed"
+
+
+class DataQuery(AuditedModel):
+    """A question a data manager or auditor asks about one field of one record; the site answers it."""
+
+    site_path = "patient__site"
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="data_queries")
+    procedure = models.ForeignKey(
+        Procedure, null=True, blank=True, on_delete=models.PROTECT, related_name="data_queries"
+    )
+    record_kind = models.CharField(max_length=30, help_text="capture record kind, e.g. baseline")
+    record_uuid = models.UUIDField()
+    field_name = models.CharField(max_length=60, blank=True)
+    field_label = models.CharField(max_length=200, blank=True)
+    question = models.TextField()
+    status = models.CharField(max_length=10, choices=QueryStatus.choices, default=QueryStatus.OPEN)
+    opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    opened_at = models.DateTimeField()
+    response = models.TextField(blank=True)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    answered_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+    close_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        verbose_name = "data query"
+        verbose_name_plural = "data queries"
+
+    def __str__(self) -> str:
+        return f"Query on {self.record_kind} {self.field_label or ''} ({self.get_status_display()})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status != QueryStatus.CLOSED
+
+
+class SignOffAction(models.TextChoices):
+    SIGNED = "signed", "Signed and locked"
+    UNLOCKED = "unlocked", "Unlocked (signature voided)"
+
+
+class CaseSignOff(AuditedModel):
+    """Each signature and unlock of a case, kept as its own row so the trail is readable on the case page."""
+
+    site_path = "procedure__patient__site"
+    procedure = models.ForeignKey(Procedure, on_delete=models.PROTECT, related_name="signoffs")
+    action = models.CharField(max_length=10, choices=SignOffAction.choices)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField()
+    reauthenticated_with = models.CharField(
+        max_length=10, choices=[("password", "Password"), ("totp", "Authenticator code")]
+    )
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        verbose_name = "case sign-off"
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} {self.procedure_id} at {self.at:%Y-%m-%d %H:%M}"

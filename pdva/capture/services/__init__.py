@@ -1,0 +1,1 @@
+"""Workflows of the capture app that span models (saving, locking, queries, worklists, timeline)."""

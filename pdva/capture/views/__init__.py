@@ -1,0 +1,1 @@
+"""Capture views: typed function views, one module per area."""

@@ -1,0 +1,207 @@
+"""Create, edit and read any case record, its live WIfI/GLASS stage and its audit history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
+
+from pdva.accounts.access import can, site_ids_for
+from pdva.accounts.roles import Cap
+from pdva.capture.access import require_at, requires, visible_or_404
+from pdva.capture.forms.workflow import OpenQueryForm
+from pdva.capture.kinds import KINDS, Kind
+from pdva.capture.models import DataQuery
+from pdva.capture.services.history import history
+from pdva.capture.services.records import locking_procedure, save_form
+from pdva.reference.glass import glass_stage, segment_grade
+from pdva.reference.wifi import wifi_stage
+from pdva.registry import models as m
+
+
+def _kind(slug: str) -> Kind:
+    if slug not in KINDS:
+        raise Http404("No such record type")
+    return KINDS[slug]
+
+
+def case_url(rec: Any) -> str:
+    """Where a record lives: its case page (procedure) or the patient page."""
+    if isinstance(rec, m.Procedure):
+        return reverse("capture:case", args=[rec.uuid])
+    procedure = getattr(rec, "procedure", None)
+    if procedure is not None:
+        return reverse("capture:case", args=[procedure.uuid]) + f"#{_anchor(rec)}"
+    patient = rec if isinstance(rec, m.Patient) else rec.patient
+    return reverse("capture:patient", args=[patient.uuid])
+
+
+def _anchor(rec: Any) -> str:
+    return f"{type(rec).__name__.lower()}-{rec.uuid}"
+
+
+def form_context(request: HttpRequest, kind: Kind, form: Any, *, rec: Any, parent: Any) -> dict[str, Any]:
+    site_id = (rec or parent).audit_site_id() if (rec or parent) is not None else None
+    locked = locking_procedure(rec) if rec is not None and rec.pk else None
+    if rec is None and parent is not None:
+        probe = kind.model()
+        kind.attach(probe, parent)
+        locked = locking_procedure(probe, creating=True, follow_up=kind.follow_up)
+    can_edit = can(request.user, Cap.EDIT_CLINICAL, site_id) and locked is None
+    if rec is not None and rec.pk:
+        action = reverse("capture:record", args=[kind.slug, rec.uuid])
+    else:
+        action = reverse("capture:record_new", args=[kind.slug, parent.uuid])
+    return {
+        "kind": kind,
+        "form": form,
+        "record": rec if rec is not None and rec.pk else None,
+        "parent": parent,
+        "action": action,
+        "can_edit": can_edit,
+        "locked_by": locked,
+        "section_id": f"section-{kind.slug}" + (f"-{rec.uuid}" if rec is not None and rec.pk else "-new"),
+        "is_baseline": kind.slug == "baseline",
+    }
+
+
+def _parent(kind: Kind, user: Any, parent_uuid: str) -> Any:
+    if kind.parent == "procedure":
+        return visible_or_404(m.Procedure, user, uuid=parent_uuid)
+    if kind.parent == "patient":
+        return visible_or_404(m.Patient, user, uuid=parent_uuid)
+    raise Http404("This record type is not created here")
+
+
+def _respond(request: HttpRequest, context: dict[str, Any], status: int = 200) -> HttpResponse:
+    if request.htmx:
+        # htmx swaps only 2xx responses: the refused form (with its errors) must replace the old one.
+        return render(request, "capture/_record_form.html", context)
+    return render(request, "capture/record_form.html", context, status=status)
+
+
+@requires(Cap.VIEW_CLINICAL)
+@require_http_methods(["GET", "POST"])
+def record_new(request: HttpRequest, kind: str, parent: str) -> HttpResponse:
+    k = _kind(kind)
+    owner = _parent(k, request.user, parent)
+    require_at(request.user, Cap.EDIT_CLINICAL, owner.audit_site_id())
+    if k.single and getattr(owner, k.accessor, None) is not None:
+        existing = getattr(owner, k.accessor)
+        if existing.deleted_at is None:
+            return redirect("capture:record", kind=k.slug, uuid=existing.uuid)
+    instance = k.model()
+    k.attach(instance, owner)
+    form = k.form(request.POST or None, instance=instance, parent=owner)
+    if request.method == "POST" and form.is_valid():
+        outcome = save_form(form, creating=True, follow_up=k.follow_up)
+        if outcome.saved:
+            return _after_save(request, k, form.instance, created=True)
+    context = form_context(request, k, form, rec=None, parent=owner)
+    refused = request.method == "POST" and context["locked_by"] is not None
+    return _respond(request, context, status=409 if refused else 200)
+
+
+def _after_save(request: HttpRequest, k: Kind, rec: Any, *, created: bool) -> HttpResponse:
+    verb = "Saved" if created else "Changes saved"
+    if request.htmx:
+        fresh = k.model.objects.get(pk=rec.pk)
+        form = k.form(instance=fresh, parent=k.parent_of(fresh))
+        context = form_context(request, k, form, rec=fresh, parent=k.parent_of(fresh))
+        context["saved_message"] = f"{verb}: {k.title.lower()}."
+        return render(request, "capture/_record_form.html", context)
+    messages.success(request, f"{verb}: {k.title.lower()}.")
+    return redirect(case_url(rec))
+
+
+@requires(Cap.VIEW_CLINICAL)
+@require_http_methods(["GET", "POST"])
+def record(request: HttpRequest, kind: str, uuid: str) -> HttpResponse:
+    k = _kind(kind)
+    rec = visible_or_404(k.model, request.user, uuid=uuid)
+    parent = k.parent_of(rec)
+    if request.method == "POST":
+        require_at(request.user, Cap.EDIT_CLINICAL, rec.audit_site_id())
+        form = k.form(request.POST, instance=rec, parent=parent)
+        if form.is_valid():
+            outcome = save_form(form, creating=False, follow_up=k.follow_up)
+            if outcome.saved:
+                return _after_save(request, k, form.instance, created=False)
+        context = form_context(request, k, form, rec=rec, parent=parent)
+        status = 409 if form.conflict or context["locked_by"] else 200
+        return _respond(request, {**context, **_record_extras(request, k, rec)}, status=status)
+    form = k.form(instance=rec, parent=parent)
+    context = form_context(request, k, form, rec=rec, parent=parent)
+    return _respond(request, {**context, **_record_extras(request, k, rec)})
+
+
+def _record_extras(request: HttpRequest, k: Kind, rec: Any) -> dict[str, Any]:
+    site_id = rec.audit_site_id()
+    queries = (
+        DataQuery.objects.alive().filter(record_uuid=rec.uuid).select_related("opened_by", "answered_by")
+    )
+    field_choices = [
+        (n, str(f.label)) for n, f in k.form(instance=rec).fields.items() if n not in k.form.control_names
+    ]
+    return {
+        "queries": list(queries),
+        "query_form": OpenQueryForm(field_choices=field_choices)
+        if can(request.user, Cap.RAISE_QUERY, site_id)
+        else None,
+        "case_url": case_url(rec),
+    }
+
+
+@requires(Cap.VIEW_CLINICAL)
+@require_GET
+def record_history(request: HttpRequest, kind: str, uuid: str) -> HttpResponse:
+    k = _kind(kind)
+    rec = visible_or_404(k.model, request.user, uuid=uuid)
+    rows = history(rec, site_ids_for(request.user, Cap.VIEW_CLINICAL))
+    return render(
+        request, "capture/history.html", {"kind": k, "record": rec, "rows": rows, "case_url": case_url(rec)}
+    )
+
+
+def _param(request: HttpRequest, name: str) -> str:
+    """A stage input, whether or not the form that sent it used a prefix (e.g. baseline-wifi_w)."""
+    for key, value in request.GET.items():
+        if key == name or key.endswith(f"-{name}"):
+            return value
+    return ""
+
+
+def _grade(request: HttpRequest, name: str, top: int) -> int | None:
+    raw = _param(request, name)
+    try:
+        value = int(raw)
+    except ValueError:
+        return None
+    return value if 0 <= value <= top else None
+
+
+@requires(Cap.VIEW_CLINICAL)
+@require_GET
+def stage_preview(request: HttpRequest) -> HttpResponse:
+    """Live WIfI and GLASS stage while the grades are entered, with the lookup cell's verification status."""
+    w, i, fi = (_grade(request, n, 3) for n in ("wifi_w", "wifi_i", "wifi_fi"))
+    context: dict[str, Any] = {"unsalvageable": _param(request, "unsalvageable") in ("on", "true", "1")}
+    if None not in (w, i, fi):
+        context["wifi"] = wifi_stage(w, i, fi)  # type: ignore[arg-type]
+        context["wifi_cell"] = f"W{w}-I{i}-fI{fi}"
+        context["wifi_status"] = context["wifi"].status.replace("_", " ")
+    fp, ip = _grade(request, "glass_fp_grade", 4), _grade(request, "glass_ip_grade", 4)
+    if fp is not None and ip is not None:
+        fp_eff = segment_grade(
+            fp, severe_calcification=_param(request, "glass_fp_severe_calcification") == "on"
+        )
+        ip_eff = segment_grade(
+            ip, severe_calcification=_param(request, "glass_ip_severe_calcification") == "on"
+        )
+        context["glass"] = glass_stage(fp_eff, ip_eff)
+        context["glass_cell"] = f"FP{fp_eff}-IP{ip_eff}"
+    return render(request, "capture/_stage.html", context)
