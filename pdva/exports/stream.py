@@ -1,0 +1,226 @@
+"""Streaming table writers: rows go out batch by batch (by patient), never the whole registry at once.
+
+Each table is written to its own temporary file while patient batches are read; the files are then copied
+into one zip (with a manifest of row counts and SHA-256 checksums). Memory holds one batch at a time.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import os
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from django.db import connection, transaction
+
+from pdva.exports import lib
+from pdva.exports.columns import Column, TableColumns
+
+FIXED_ZIP_TIME = (2000, 1, 1, 0, 0, 0)  # constant member timestamps: same content, same zip bytes
+PATIENT_BATCH = 500
+
+
+def chunked(values: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for value in values:
+        batch.append(value)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def csv_text(column: Column) -> Callable[[Any], Any] | None:
+    """Formatter turning a typed value into its CSV text (None where csv's own str() is right)."""
+    if column.type == "boolean":
+        return lambda v: "" if v is None else ("true" if v else "false")
+    if column.type == "datetime":
+        return lambda v: (
+            v.astimezone(dt.UTC).isoformat().replace("+00:00", "Z") if isinstance(v, dt.datetime) else v
+        )
+    return None
+
+
+class CsvSink:
+    suffix = ".csv"
+
+    def __init__(self, path: Path, table: TableColumns) -> None:
+        self.path = path
+        self.stream = open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        self.writer = csv.writer(self.stream, lineterminator="\n")
+        self.writer.writerow(table.names)
+        self.formatters = [(i, f) for i, c in enumerate(table.columns) if (f := csv_text(c)) is not None]
+        self.rows = 0
+
+    def write(self, rows: list[list[Any]]) -> None:
+        if self.formatters:
+            for row in rows:
+                for i, f in self.formatters:
+                    row[i] = f(row[i])
+        self.writer.writerows(rows)
+        self.rows += len(rows)
+
+    def close(self) -> None:
+        self.stream.close()
+
+
+def arrow_type(column: Column) -> Any:
+    import pyarrow as pa
+
+    if column.type in ("integer", "day"):
+        return pa.int64()
+    if column.type == "decimal" and column.decimal:
+        return pa.decimal128(*column.decimal)
+    if column.type == "date":
+        return pa.date32()
+    if column.type == "datetime":
+        return pa.timestamp("us", tz="UTC")
+    if column.type == "boolean":
+        return pa.bool_()
+    if column.type == "code" and column.codes and isinstance(column.codes[0][0], int):
+        return pa.int64()
+    return pa.string()
+
+
+class ParquetSink:
+    suffix = ".parquet"
+
+    def __init__(self, path: Path, table: TableColumns) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self.pa = pa
+        self.path = path
+        self.schema = pa.schema([pa.field(c.name, arrow_type(c)) for c in table.columns])
+        self.writer = pq.ParquetWriter(str(path), self.schema, compression="zstd")
+        self.rows = 0
+
+    def write(self, rows: list[list[Any]]) -> None:
+        if not rows:
+            return
+        columns = list(zip(*rows, strict=True))
+        arrays = [self.pa.array(list(col), type=f.type) for col, f in zip(columns, self.schema, strict=True)]
+        self.writer.write_batch(self.pa.record_batch(arrays, schema=self.schema))
+        self.rows += len(rows)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+SINKS = {"csv": CsvSink, "parquet": ParquetSink}
+
+
+def snapshot() -> Any:
+    """A consistent read of the registry for the length of the export (REPEATABLE READ on PostgreSQL)."""
+    atomic = transaction.atomic()
+
+    class _Snapshot:
+        def __enter__(self) -> None:
+            outermost = not connection.in_atomic_block
+            atomic.__enter__()
+            if outermost and connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+
+        def __exit__(self, *exc: Any) -> Any:
+            return atomic.__exit__(*exc)
+
+    return _Snapshot()
+
+
+def patient_batches(patient_ids_qs: Any, size: int = PATIENT_BATCH) -> Iterator[list[int]]:
+    """Patient ids in batches, read through a server-side cursor (PostgreSQL) so none is held whole."""
+    return chunked(patient_ids_qs.iterator(chunk_size=size * 4), size)
+
+
+def batch_rows(
+    table: TableColumns, patient_ids: list[int], *, order: tuple[str, ...], sort_by_patient: bool
+) -> list[list[Any]]:
+    """Rows of one table for one batch of patients, converted for output."""
+    spec = table.spec
+    qs = spec.model._base_manager.filter(deleted_at__isnull=True, **{f"{spec.patient_path}__in": patient_ids})
+    for parent in spec.alive_parents:
+        qs = qs.filter(**{f"{parent}__deleted_at__isnull": True})
+    raw = list(qs.order_by(*order).values_list(*table.sources))
+    if sort_by_patient and table.patient_index is not None:
+        position = {pid: n for n, pid in enumerate(patient_ids)}
+        raw.sort(
+            key=lambda r: position[r[table.patient_index]]
+        )  # stable: keeps the SQL order within a patient
+    return [table.convert(r) for r in raw]
+
+
+class ZipAssembler:
+    """Collects table files written in a temporary directory and writes the final zip with a manifest."""
+
+    def __init__(self, fmt: str) -> None:
+        self.dir = tempfile.TemporaryDirectory(prefix="pdva-export-")
+        self.fmt = fmt
+        self.sinks: dict[str, Any] = {}
+
+    def sink(self, table: TableColumns) -> Any:
+        cls = SINKS[self.fmt]
+        sink = cls(Path(self.dir.name) / f"{table.spec.name}{cls.suffix}", table)
+        self.sinks[table.spec.name] = sink
+        return sink
+
+    def extra(self, name: str, text: str) -> Path:
+        path = Path(self.dir.name) / name
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    def finish(self, out: Path, manifest: dict[str, Any], extras: list[Path]) -> dict[str, Any]:
+        for sink in self.sinks.values():
+            sink.close()
+        files: dict[str, Any] = {}
+        members: list[tuple[str, Path, int | None]] = [
+            (sink.path.name, sink.path, sink.rows) for sink in self.sinks.values()
+        ]
+        members += [(p.name, p, None) for p in extras]
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp_out = out.with_name(out.name + ".partial")
+        with zipfile.ZipFile(tmp_out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+            for name, path, rows in members:
+                info = zipfile.ZipInfo(name, date_time=FIXED_ZIP_TIME)
+                info.compress_type = zipfile.ZIP_STORED if name.endswith(".parquet") else zipfile.ZIP_DEFLATED
+                with open(path, "rb") as src, zf.open(info, "w") as dst:
+                    writer = lib.HashingWriter(dst)
+                    shutil.copyfileobj(src, writer, 1 << 20)
+                files[name] = {"sha256": writer.hexdigest(), "bytes": writer.size}
+                if rows is not None:
+                    files[name]["rows"] = rows
+            manifest = {**manifest, "files": files}
+            info = zipfile.ZipInfo("manifest.json", date_time=FIXED_ZIP_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, json.dumps(manifest, indent=2, sort_keys=True, default=_json_default))
+        os.replace(tmp_out, out)
+        self.dir.cleanup()
+        return manifest
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    raise TypeError(f"cannot serialise {type(value)}")
+
+
+def read_zip_text(path: Path, member: str) -> str:
+    with zipfile.ZipFile(path) as zf:
+        return zf.read(member).decode("utf-8")
+
+
+def text_stream(zf: zipfile.ZipFile, member: str) -> io.TextIOWrapper:
+    return io.TextIOWrapper(zf.open(member), encoding="utf-8", newline="")

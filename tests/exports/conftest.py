@@ -1,0 +1,43 @@
+"""A small synthetic cohort at two sites, with dave (data manager) at one of them."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from pdva.registry.models import Site
+from pdva.registry.synthetic import seed_cohort
+from tests.factories import UserFactory, grant
+
+CUTOFF = dt.date(2025, 6, 1)
+
+
+@pytest.fixture
+def cohort(db):  # type: ignore[no-untyped-def]
+    seed_cohort(sites=2, patients=24, years=3, seed=7, cutoff=CUTOFF)
+    return list(Site.objects.order_by("ods_code"))
+
+
+@pytest.fixture
+def manager(cohort):  # type: ignore[no-untyped-def]
+    """Data manager at the first synthetic site (full export of that site, identifiers included)."""
+    user = UserFactory(username="dm-zza")
+    grant(user, "site_data_manager", cohort[0])
+    return user
+
+
+def wipe_registry() -> None:
+    """Empty the registry (and its memberships) with raw SQL, as a fresh installation would be.
+
+    Only for tests: the application itself never hard-deletes. The audit log is left alone."""
+    from django.db import connection
+
+    from pdva.accounts.models import Membership
+    from pdva.exports.tables import TABLES
+
+    with connection.cursor() as cursor:
+        for spec in reversed(TABLES):
+            cursor.execute(f"DELETE FROM {spec.model._meta.db_table}")  # noqa: S608 - fixed table names
+            if spec.name == "operators":
+                cursor.execute(f"DELETE FROM {Membership._meta.db_table}")
