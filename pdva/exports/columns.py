@@ -373,6 +373,18 @@ def research_columns(spec: TableSpec, state: ResearchState, *, allow_free_text: 
             required=True,
         )
     )
+    if patient_source not in ("id", "patient_id"):
+        cols.append(
+            Column(
+                name="patient_id",
+                type="reference",
+                label="patient pseudonym (this export only)",
+                sources=(patient_source,),
+                fn=lambda v: pseudo("patient", v),
+                references="patients",
+                required=True,
+            )
+        )
     if spec.name == "patients":
         site = model._meta.get_field("site")
         cols.append(
