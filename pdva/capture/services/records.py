@@ -164,6 +164,13 @@ def save_form(form: CaptureForm, *, creating: bool, follow_up: bool = True) -> S
     if locked is not None:
         form.add_error(None, str(RecordLocked(locked)))
         return SaveOutcome(False)
+    try:
+        # Hard integrity rules first: an impossible value is an error, not a warning to confirm.
+        instance.derive()
+        instance.clean_for_save()
+    except ValidationError as exc:
+        add_model_errors(form, exc)
+        return SaveOutcome(False)
     if not check_form_rules(form):
         return SaveOutcome(False)
     if form.is_edit and form.cleaned_data.get("version"):
