@@ -177,16 +177,8 @@ class CaptureForm(forms.ModelForm):
 
     @classmethod
     def values_of(cls, instance: models.Model) -> dict[str, Any]:
-        names = set(cls.mandatory) | set(cls.show_when) | {c for c, _ in cls.show_when.values()}
-        names |= {"contact_mode", "category", "mhra_reported", "agent", "stop_date", "technique_family"}
-        out = {}
-        for name in names:
-            try:
-                field = instance._meta.get_field(name)
-            except Exception:
-                continue
-            out[name] = getattr(instance, getattr(field, "attname", name), None)
-        return out
+        """Stored values by field name (foreign keys as ids, so no query is made)."""
+        return {f.name: getattr(instance, f.attname, None) for f in instance._meta.concrete_fields}
 
     def current_values(self) -> dict[str, Any]:
         if self.is_bound and hasattr(self, "cleaned_data"):
