@@ -29,8 +29,8 @@ def governing_procedures(rec: models.Model) -> list[m.Procedure]:
     """The index procedures whose sign-off covers this record."""
     if isinstance(rec, m.Procedure):
         return [rec]
-    if isinstance(rec, m.Patient):
-        return []
+    if not hasattr(rec, "patient_id") and not hasattr(rec, "procedure_id"):
+        return []  # patients, sites, operators: not part of a signed case
     procedure_id = getattr(rec, "procedure_id", None)
     if procedure_id:
         return [rec.procedure]
