@@ -6,8 +6,8 @@ import csv
 import io
 import json
 import re
-import zipfile
 import xml.etree.ElementTree as ET
+import zipfile
 
 import pytest
 from fhir.resources.R4B.bundle import Bundle
