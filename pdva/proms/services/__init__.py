@@ -1,0 +1,1 @@
+"""PROM workflows: scoring administrations, patient links and reminders, and report summaries."""
