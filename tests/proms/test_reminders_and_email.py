@@ -41,11 +41,12 @@ def test_missing_email_configuration_is_a_recorded_failure(patient) -> None:
 
 
 @pytest.mark.django_db
-def test_missing_template_is_a_recorded_failure(patient, monkeypatch) -> None:
-    invitation = issue_link(patient, channel="email", email="patient@example.org")
-    with audit_context(label="test:staff"):
-        message = links.send(invitation, "no_such_template_kind")
+@override_settings(PDVA_PROM_EMAIL_TEMPLATES="proms/no_such_folder")
+def test_missing_template_is_a_recorded_failure(patient) -> None:
+    issue_link(patient, channel="email", email="patient@example.org")
+    message = PromMessage.objects.get()
     assert message.status == "failed" and "TemplateDoesNotExist" in message.error
+    assert not mail.outbox
 
 
 @pytest.mark.django_db

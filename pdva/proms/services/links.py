@@ -43,6 +43,10 @@ def max_reminders() -> int:
     return int(getattr(settings, "PDVA_PROM_MAX_REMINDERS", 2))
 
 
+def email_template_dir() -> str:
+    return str(getattr(settings, "PDVA_PROM_EMAIL_TEMPLATES", "proms/email"))
+
+
 def token_for(invitation: PromInvitation) -> str:
     return signing.dumps({"i": invitation.pk, "n": invitation.nonce}, salt=SALT, compress=True)
 
@@ -121,7 +125,7 @@ def send(invitation: PromInvitation, kind: str, *, now: dt.datetime | None = Non
         if not email_configured():
             raise EmailNotConfigured("No mail server configured: set PDVA_EMAIL_HOST (or PDVA_EMAIL_BACKEND)")
         body = render_to_string(
-            f"proms/email/{kind}.txt",
+            f"{email_template_dir()}/{kind}.txt",
             {"link": link_for(invitation), "expires": invitation.expires_at, "invitation": invitation},
         )
         EmailMessage(
