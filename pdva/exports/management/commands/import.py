@@ -1,0 +1,44 @@
+"""`pdva import [--dry-run] PATH --user USERNAME`: all-or-nothing import of a full export or dictionary CSVs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+
+from pdva.exports.importer import ImportRefused, import_path
+
+
+class Command(BaseCommand):
+    help = (
+        "Import historical cases from a full export (zip), a directory of CSVs in the registry's dictionary "
+        "format, or one <table>.csv. All or nothing; --dry-run validates and changes nothing."
+    )
+
+    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+        parser.add_argument("path", type=Path)
+        parser.add_argument("--user", required=True, help="username the import is made as (and audited to)")
+        parser.add_argument("--dry-run", action="store_true", help="validate and report; change nothing")
+        parser.add_argument("--report", type=Path, help="write the validation report (CSV) here")
+
+    def handle(self, *args, **opts):  # type: ignore[no-untyped-def]
+        path: Path = opts["path"]
+        if not path.exists():
+            raise CommandError(f"{path} does not exist")
+        user = get_user_model().objects.filter(username=opts["user"], is_active=True).first()
+        if user is None:
+            raise CommandError(f"no active user {opts['user']!r}")
+        try:
+            report = import_path(path, user=user, dry_run=opts["dry_run"])
+        except (ImportRefused, ValueError) as exc:
+            raise CommandError(str(exc)) from exc
+        if opts["report"]:
+            opts["report"].write_text(report.as_csv(), encoding="utf-8")
+        for problem in report.problems[:50]:
+            self.stderr.write(f"{problem.file}:{problem.row}: {problem.field}: {problem.problem}")
+        if len(report.problems) > 50:
+            self.stderr.write(f"... and {len(report.problems) - 50} more (use --report)")
+        self.stdout.write(report.summary())
+        if report.problems:
+            raise CommandError("import refused: fix the problems above (nothing was changed)")
