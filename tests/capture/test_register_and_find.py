@@ -49,7 +49,7 @@ def test_duplicate_at_the_same_site_is_refused_with_a_link(alice, login, case_a,
     assert r.status_code == 200
     body = r.content.decode()
     assert f"already registered at this site as {case_a.patient.registry_id}" in body
-    assert f"/cases/patient/{case_a.patient.uuid}/" in body
+    assert f"/cases/patients/{case_a.patient.uuid}/" in body
     assert m.Patient.objects.count() == 1
 
 
@@ -95,7 +95,7 @@ def test_search_by_nhs_number_only_for_identifier_roles(alice, bob, nora, login,
 
 
 def test_identifiers_shown_only_to_identifier_roles(alice, gina, nora, login, case_a):
-    url = f"/cases/patient/{case_a.patient.uuid}/"
+    url = f"/cases/patients/{case_a.patient.uuid}/"
     assert "9434765919" in login(alice).get(url).content.decode()
     for user in (gina, nora):
         body = login(user).get(url).content.decode()

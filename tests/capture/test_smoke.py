@@ -8,7 +8,7 @@ def test_pages_render(alice, login, full_case_a):
     p = full_case_a.patient
     for url in [
         "/cases/",
-        f"/cases/patient/{p.uuid}/",
+        f"/cases/patients/{p.uuid}/",
         f"/cases/case/{full_case_a.uuid}/",
         f"/cases/baseline/{full_case_a.baseline.uuid}/",
         f"/cases/baseline/{full_case_a.baseline.uuid}/history/",

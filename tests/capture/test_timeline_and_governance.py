@@ -36,7 +36,7 @@ def test_timeline_in_date_order_with_days(alice, login, case_a):
         stop_date=dt.date(2025, 6, 8),
         stop_reason="planned_end",
     )
-    r = login(alice).get(f"/cases/patient/{case_a.patient.uuid}/")
+    r = login(alice).get(f"/cases/patients/{case_a.patient.uuid}/")
     case = r.context["cases"][0]
     assert [(e.kind.slug, e.day) for e in case.events] == [
         ("baseline", -3),
