@@ -21,21 +21,32 @@ CONF_TYPES = ("log", "log-log", "plain")
 
 
 def transform_ci(p: FloatArray, sigma: FloatArray, z: float, conf_type: str) -> tuple[FloatArray, FloatArray]:
+    # compute everywhere, then blank the undefined points with a mask store (cheaper than np.where)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if conf_type == "plain":
             half = z * p * sigma
             lower = np.clip(p - half, 0.0, 1.0)
             upper = np.clip(p + half, 0.0, 1.0)
-        elif conf_type == "log":
-            ok = p > 0
-            lower = np.where(ok, p * np.exp(-z * sigma), np.nan)
-            upper = np.where(ok, np.minimum(1.0, p * np.exp(z * sigma)), np.nan)
+            return lower, upper
+        if conf_type == "log":
+            lower = p * np.exp(-z * sigma)
+            upper = np.minimum(p * np.exp(z * sigma), 1.0)
+            undefined = p <= 0
         elif conf_type == "log-log":
-            ok = (p > 0) & (p < 1)
-            logp = np.log(np.where(ok, p, 0.5))
-            theta = z * sigma / logp  # negative: log p < 0
-            lower = np.where(ok, np.exp(logp * np.exp(-theta)), np.nan)
-            upper = np.where(ok, np.exp(logp * np.exp(theta)), np.nan)
+            logp = np.log(p)
+            theta = sigma * z
+            theta /= logp  # negative: log p < 0
+            lower = np.negative(theta)
+            np.exp(lower, out=lower)
+            lower *= logp
+            np.exp(lower, out=lower)
+            upper = np.exp(theta, out=theta)
+            upper *= logp
+            np.exp(upper, out=upper)
+            undefined = (p <= 0) | (p >= 1)
         else:  # pragma: no cover - validated by callers
             raise ValueError(f"unknown conf_type {conf_type!r}")
+    if undefined.any():
+        lower[undefined] = np.nan
+        upper[undefined] = np.nan
     return lower, upper

@@ -219,24 +219,33 @@ def sort_cells(values: FloatArray, codes: IntArray, n_groups: int) -> Cells:
     new = np.empty(n, dtype=bool)
     new[0] = True
     np.not_equal(v[1:], v[:-1], out=new[1:])
+    if n_groups == 1:  # every cell is one distinct value: no ranks needed
+        starts = np.flatnonzero(new)
+        uniq = v[starts]
+        count = np.diff(np.append(starts, n))
+        return _finish(
+            uniq,
+            np.zeros(starts.size, dtype=np.int64),
+            count,
+            uniq,
+            np.arange(starts.size, dtype=np.int64),
+            1,
+            order=order,
+            starts=starts,
+        )
     rank = np.cumsum(new) - 1
     uniq = v[new]
-    if n_groups == 1:
-        key = rank
-        gsorted = np.zeros(n, dtype=np.int64)
-        cell_new = new
-    else:
-        gs = codes[order]
-        # uint16 keys get numpy's O(n) radix sort; stability keeps the time order inside each group
-        small = gs.astype(np.uint16) if n_groups <= 65535 else gs
-        o2 = np.argsort(small, kind="stable")
-        order = order[o2]
-        rank = rank[o2]
-        gsorted = gs[o2]
-        key = gsorted * uniq.size + rank
-        cell_new = np.empty(n, dtype=bool)
-        cell_new[0] = True
-        np.not_equal(key[1:], key[:-1], out=cell_new[1:])
+    gs = codes[order]
+    # uint16 keys get numpy's O(n) radix sort; stability keeps the time order inside each group
+    small = gs.astype(np.uint16) if n_groups <= 65535 else gs
+    o2 = np.argsort(small, kind="stable")
+    order = order[o2]
+    rank = rank[o2]
+    gsorted = gs[o2]
+    key = gsorted * uniq.size + rank
+    cell_new = np.empty(n, dtype=bool)
+    cell_new[0] = True
+    np.not_equal(key[1:], key[:-1], out=cell_new[1:])
     starts = np.flatnonzero(cell_new)
     count = np.diff(np.append(starts, n))
     cell_rank = rank[starts]
@@ -252,61 +261,65 @@ def segment_starts(row_group: IntArray) -> IntArray:
     return np.flatnonzero(np.r_[True, row_group[1:] != row_group[:-1]])
 
 
+# The seg_* helpers work along the last axis, so a (causes x rows) array is processed cause by cause with
+# contiguous inner loops.
+
+
 def seg_cumsum(x: NDArray[np.float64], starts: IntArray) -> NDArray[np.float64]:
-    """Cumulative sum restarting at each segment start (axis 0; works for 1-D and 2-D).
+    """Cumulative sum along the last axis restarting at each segment start.
 
     Subtracting each segment's total at the next start keeps the running total near zero, so rounding
     does not accumulate across segments the way ``cumsum - offset`` would.
     """
-    if x.shape[0] == 0 or starts.size <= 1:
-        return np.cumsum(x, axis=0)
+    if x.shape[-1] == 0 or starts.size <= 1:
+        return np.asarray(np.cumsum(x, axis=-1), dtype=np.float64)
     y = np.array(x, dtype=np.float64, copy=True)
-    totals = np.add.reduceat(x, starts, axis=0)
-    y[starts[1:]] -= totals[:-1]
-    out = np.cumsum(y, axis=0)
+    totals = np.add.reduceat(x, starts, axis=-1)
+    y[..., starts[1:]] -= totals[..., :-1]
+    out = np.cumsum(y, axis=-1)
     # remove the tiny residual carried into each segment so that it starts exactly at its first value
     # (a curve with no events yet must be exactly 0, not 1e-16)
-    resid = out[starts] - x[starts]
-    resid[0] = 0.0
-    lengths = np.diff(np.append(starts, x.shape[0]))
-    out -= np.repeat(resid, lengths, axis=0)
+    resid = out[..., starts] - x[..., starts]
+    resid[..., 0] = 0.0
+    lengths = np.diff(np.append(starts, x.shape[-1]))
+    out -= np.repeat(resid, lengths, axis=-1)
     return out
 
 
 def seg_cumprod(x: NDArray[np.float64], starts: IntArray) -> NDArray[np.float64]:
-    """Cumulative product restarting at each segment start; factors must be positive.
+    """Cumulative product along the last axis restarting at each segment start; factors must be positive.
 
     One segment is a plain ``np.cumprod`` (the same rounding as R and sksurv). With several, each segment's
     first factor is divided by the previous segment's total so that the running product restarts at ~1.
     """
-    if x.shape[0] == 0 or starts.size <= 1:
-        return np.asarray(np.cumprod(x, axis=0), dtype=np.float64)
-    totals = np.multiply.reduceat(x, starts, axis=0)
-    if not (totals[:-1] > 1e-280).all():  # a restart factor would overflow: sum logs instead
+    if x.shape[-1] == 0 or starts.size <= 1:
+        return np.asarray(np.cumprod(x, axis=-1), dtype=np.float64)
+    totals = np.multiply.reduceat(x, starts, axis=-1)
+    if not (totals[..., :-1] > 1e-280).all():  # a restart factor would overflow: sum logs instead
         return np.asarray(np.exp(seg_cumsum(np.log(x), starts)), dtype=np.float64)
     y = np.array(x, dtype=np.float64, copy=True)
-    y[starts[1:]] /= totals[:-1]
-    return np.asarray(np.cumprod(y, axis=0), dtype=np.float64)
+    y[..., starts[1:]] /= totals[..., :-1]
+    return np.asarray(np.cumprod(y, axis=-1), dtype=np.float64)
 
 
 def seg_cumsum_int(x: NDArray[Any], starts: IntArray) -> IntArray:
-    """Exact integer cumulative sum restarting at each segment start."""
-    cs = np.cumsum(x, axis=0, dtype=np.int64)
-    if x.shape[0] == 0 or starts.size <= 1:
+    """Exact integer cumulative sum along the last axis restarting at each segment start."""
+    cs = np.cumsum(x, axis=-1, dtype=np.int64)
+    if x.shape[-1] == 0 or starts.size <= 1:
         return cs
-    before = np.zeros((starts.size,) + cs.shape[1:], dtype=np.int64)
-    before[1:] = cs[starts[1:] - 1]
-    lengths = np.diff(np.append(starts, x.shape[0]))
-    return cs - np.repeat(before, lengths, axis=0)
+    before = np.zeros(cs.shape[:-1] + (starts.size,), dtype=np.int64)
+    before[..., 1:] = cs[..., starts[1:] - 1]
+    lengths = np.diff(np.append(starts, x.shape[-1]))
+    return cs - np.repeat(before, lengths, axis=-1)
 
 
 def seg_shift(x: NDArray[np.float64], starts: IntArray, fill: float) -> NDArray[np.float64]:
-    """Previous element within the segment (``fill`` at each segment start)."""
+    """Previous element along the last axis within the segment (``fill`` at each segment start)."""
     y = np.empty_like(x)
-    if x.shape[0] == 0:
+    if x.shape[-1] == 0:
         return y
-    y[1:] = x[:-1]
-    y[starts] = fill
+    y[..., 1:] = x[..., :-1]
+    y[..., starts] = fill
     return y
 
 

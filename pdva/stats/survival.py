@@ -25,7 +25,6 @@ from ._confint import CONF_TYPES, transform_ci
 from ._validate import FloatArray, IntArray, as_event, as_float, as_times, choice, conf_z, same_length
 
 _TOL = float(np.sqrt(np.finfo(float).eps))  # R quantile.survfit tolerance
-_KM_COLUMNS = ["time", "n_risk", "n_event", "n_censor", "survival", "std_err", "lower", "upper"]
 
 
 class MedianCI(NamedTuple):
@@ -147,15 +146,16 @@ class _KMCore:
             return self.survival * self.sigma  # NaN where S = 0 (0 * inf), as R
 
     def table_arrays(self) -> dict[str, Any]:
+        # copies: the DataFrame is built without copying and must not alias the fit's arrays
         return {
-            "time": self.time,
-            "n_risk": self.n_risk,
-            "n_event": self.n_event,
-            "n_censor": self.n_censor,
-            "survival": self.survival,
+            "time": self.time.copy(),
+            "n_risk": self.n_risk.copy(),
+            "n_event": self.n_event.copy(),
+            "n_censor": self.n_censor.copy(),
+            "survival": self.survival.copy(),
             "std_err": self.std_err,
-            "lower": self.lower,
-            "upper": self.upper,
+            "lower": self.lower.copy(),
+            "upper": self.upper.copy(),
         }
 
     def at_arrays(self, times: Any, extend: bool) -> tuple[IntArray, dict[str, Any]]:
@@ -217,20 +217,35 @@ class _KMCore:
         return n, d
 
 
-def _km_product(n_risk: IntArray, d: IntArray, starts: IntArray) -> tuple[FloatArray, FloatArray]:
-    """Segmented product-limit and Greenwood sum; a factor of 0 (d = n) is tracked apart so it cannot
-    disturb the restart of the next group's product."""
+def _km_product(
+    n_risk: IntArray, d: IntArray, starts: IntArray, *, greenwood: bool = True
+) -> tuple[FloatArray, FloatArray]:
+    """Segmented product-limit and (optionally) Greenwood SD of log S; a factor of 0 (d = n) is tracked
+    apart so it cannot disturb the restart of the next group's product."""
     nf = n_risk.astype(np.float64)
     df = d.astype(np.float64)
+    factor = df / nf
+    np.subtract(1.0, factor, out=factor)
     zero = d >= n_risk
-    with np.errstate(divide="ignore", invalid="ignore"):
-        factor = np.where(zero, 1.0, 1.0 - df / nf)
-        gw = np.where(zero, 0.0, df / (nf * (nf - df)))
-    prod = G.seg_cumprod(factor, starts)
-    gw_s = G.seg_cumsum(gw, starts)
-    dead = G.seg_cumsum_int(zero.astype(np.int64), starts) > 0
-    surv = np.where(dead, 0.0, prod)
-    sigma = np.where(dead, np.inf, np.sqrt(np.maximum(gw_s, 0.0)))
+    any_zero = bool(zero.any())
+    if any_zero:
+        factor[zero] = 1.0
+    surv = G.seg_cumprod(factor, starts)
+    sigma = factor  # placeholder when the variance is not wanted
+    if greenwood:
+        with np.errstate(divide="ignore"):
+            gw = nf - df
+            gw *= nf
+            np.divide(df, gw, out=gw)
+        if any_zero:
+            gw[zero] = 0.0
+        sigma = G.seg_cumsum(gw, starts)
+        np.maximum(sigma, 0.0, out=sigma)
+        np.sqrt(sigma, out=sigma)
+    if any_zero:
+        dead = G.seg_cumsum_int(zero, starts) > 0  # at and after the first d = n in the group
+        surv[dead] = 0.0
+        sigma[dead] = np.inf
     return surv, sigma
 
 
@@ -273,12 +288,13 @@ def _quantile_crossing(
 
 
 def _frame(labels: pd.DataFrame | None, group_idx: IntArray, cols: dict[str, Any]) -> pd.DataFrame:
+    """Result DataFrame; ``cols`` must be freshly made arrays (no copy, no block consolidation)."""
     data: dict[str, Any] = {}
     if labels is not None and labels.shape[1]:
         for c in labels.columns:
-            data[c] = labels[c].to_numpy()[group_idx] if group_idx.size else labels[c].to_numpy()[:0]
+            data[c] = labels[c].take(group_idx).reset_index(drop=True)
     data.update(cols)
-    return pd.DataFrame(data)
+    return pd.DataFrame(data, copy=False)
 
 
 class KaplanMeierResult:
@@ -311,7 +327,7 @@ class KaplanMeierResult:
         n_risk[j+1] = n_risk[j] − n_event[j] − n_censor[j]; censorings before the first event are
         ``n − n_risk[0]``.
         """
-        return pd.DataFrame(self._core.table_arrays(), columns=_KM_COLUMNS)
+        return _frame(None, self._core.row_group, self._core.table_arrays())
 
     def at(self, times: Any, *, extend: bool = False) -> pd.DataFrame:
         """R ``summary(fit, times=)``: n_risk = #{T ≥ t}; n_event/n_censor in (previous time, t].
@@ -320,7 +336,7 @@ class KaplanMeierResult:
         observation are dropped; with ``extend=True`` they are kept with n_risk = 0.
         """
         _, cols = self._core.at_arrays(times, extend)
-        return pd.DataFrame(cols, columns=_KM_COLUMNS)
+        return _frame(None, self._core.row_group, cols)
 
     def median(self) -> MedianCI:
         med, lo, hi = self._core.medians()
