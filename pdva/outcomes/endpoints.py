@@ -54,6 +54,13 @@ def _timepoint_days(names: Iterable[str]) -> tuple[list[str], np.ndarray]:
     return names, np.array([d.TIMEPOINTS[n] for n in names], dtype=float)
 
 
+def _open_ended(groups: np.ndarray, time: np.ndarray, censored: np.ndarray) -> pd.Series:
+    """Per group: True when its last observation is a censoring (the curve is unknown beyond it)."""
+    df = pd.DataFrame({"g": groups, "t": time, "c": censored})
+    last = df.groupby("g")["t"].transform("max")
+    return df[df["t"] == last].groupby("g")["c"].any()
+
+
 def _survival_rows(t: pd.DataFrame, e: d.Endpoint, stratum: str) -> pd.DataFrame:
     time, event, mask = km_input(t, e.key)
     if not mask.any():
@@ -64,7 +71,8 @@ def _survival_rows(t: pd.DataFrame, e: d.Endpoint, stratum: str) -> pd.DataFrame
     at = res.at(days, extend=True)
     sizes = res.median().set_index("group")["n"]
     at["events"] = at.groupby("group")["n_event"].cumsum()
-    beyond = (at["n_risk"] == 0) & (at["survival"] > 0)
+    open_ended = _open_ended(g.to_numpy(), time[mask], event[mask] == 0)
+    beyond = (at["n_risk"] == 0) & (at["survival"] > 0) & at["group"].map(open_ended).astype(bool)
     est = at["survival"].where(~beyond)
     return pd.DataFrame(
         {
@@ -97,7 +105,8 @@ def _cif_rows(t: pd.DataFrame, e: d.Endpoint, stratum: str) -> pd.DataFrame:
     at = at[at["cause"] == 1].reset_index(drop=True)
     sizes = pd.Series(g.to_numpy()).value_counts()
     at["events"] = at.groupby("group")["n_event"].cumsum()
-    beyond = at["n_risk"] == 0
+    open_ended = _open_ended(g.to_numpy(), time[mask], cause[mask] == 0)
+    beyond = (at["n_risk"] == 0) & at["group"].map(open_ended).astype(bool)
     return pd.DataFrame(
         {
             "endpoint": e.key,

@@ -40,6 +40,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "wound_status",
         "complete_healing_date",
         "worsening_perfusion",
+        "rutherford",
     ),
     "adverse_events": ("procedure_id", "onset_date", "category"),
     "medications": ("patient_id", "drug_class", "start_date", "stop_date"),

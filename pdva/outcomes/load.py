@@ -109,6 +109,7 @@ def load_frames(site_ids: Collection[int] | None, *, operator_id: int | None = N
             circuit_patency="circuit_patency",
             wound_status="wound_status",
             complete_healing_date="complete_healing_date",
+            rutherford="rutherford",
             worsening_perfusion="worsening_perfusion",
         ),
         adverse_events=rows(
