@@ -33,36 +33,57 @@ def test_schedule_goes_on_for_life_and_stops_at_death():
     assert [t.year for t in open_timepoints(day0, done, today=today) if t.timepoint == "annual"] == [4, 5]
 
 
-def test_followups_for_a_site_only(site_a, site_b):
+def _recent(site, days: int):  # type: ignore[no-untyped-def]
     today = dt.date.today()
-    recent = ProcedureFactory(
-        patient__site=site_a,
-        procedure_date=today - dt.timedelta(days=30),
+    return ProcedureFactory(
+        patient__site=site,
+        procedure_date=today - dt.timedelta(days=days),
         admission_date=None,
         discharge_date=None,
     )
-    ProcedureFactory(
-        patient__site=site_b,
-        procedure_date=today - dt.timedelta(days=30),
-        admission_date=None,
-        discharge_date=None,
-    )
-    items = w.followups({site_a.pk}, today)
-    assert [(i.procedure, i.label, i.status) for i in items] == [(recent, "2-6 weeks", "overdue")]
+
+
+def test_capture_schedule_for_a_site_only(site_a, site_b):
+    today = dt.date.today()
+    recent = _recent(site_a, 30)
+    _recent(site_b, 30)
+    items = w.own_followups({site_a.pk}, today)
+    assert [(i.procedure_uuid, i.label, i.status, i.source) for i in items] == [
+        (str(recent.uuid), "2-6 weeks", "overdue", "capture")
+    ]
     VisitFactory(procedure=recent, visit_date=today - dt.timedelta(days=2), timepoint="w2_6")
-    assert w.followups({site_a.pk}, today) == []
+    assert w.own_followups({site_a.pk}, today) == []
 
 
 def test_dead_patients_have_no_follow_up_after_death(site_a):
     today = dt.date.today()
-    p = ProcedureFactory(
-        patient__site=site_a,
-        procedure_date=today - dt.timedelta(days=400),
-        admission_date=None,
-        discharge_date=None,
-    )
+    p = _recent(site_a, 400)
     DeathFactory(patient=p.patient, date_of_death=today - dt.timedelta(days=390))
-    assert [i.label for i in w.followups({site_a.pk}, today)] == []
+    assert w.own_followups({site_a.pk}, today) == []
+
+
+def test_worklist_uses_the_follow_up_engine_when_installed(site_a, site_b):
+    pytest.importorskip("pdva.followup.services")
+    today = dt.date.today()
+    recent = _recent(site_a, 30)
+    _recent(site_b, 30)
+    items = w.followups({site_a.pk}, today)
+    assert items and {i.source for i in items} == {"engine"}
+    assert {i.procedure_uuid for i in items} == {str(recent.uuid)}
+    assert {i.status for i in items} <= {"due", "overdue", "missed"}
+    assert w.followups(set(), today) == []
+
+
+def test_worklist_falls_back_when_the_engine_fails(site_a, monkeypatch):
+    services = pytest.importorskip("pdva.followup.services")
+
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("engine down")
+
+    monkeypatch.setattr(services, "followup_items", broken)
+    _recent(site_a, 30)
+    items = w.followups({site_a.pk}, dt.date.today())
+    assert [i.source for i in items] == ["capture"]
 
 
 def test_missing_mandatory_and_mhra_lists(site_a, case_a, site_b):

@@ -21,56 +21,49 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class FollowUpItem:
-    procedure: m.Procedure
+    procedure_uuid: str
+    registry_id: str
+    limb: str
     label: str
     target: dt.date
     window_close: dt.date
     status: str  # due, overdue, missed
+    source: str  # "engine" (pdva.followup) or "capture" (fallback schedule)
+
+
+WORKLIST_STATUSES = ("due", "overdue", "missed")
+STATUS_ORDER = {"overdue": 0, "due": 1, "missed": 2}
 
 
 def followups(site_ids: Iterable[int] | None, today: dt.date) -> list[FollowUpItem]:
-    """Follow-up time points due, overdue or missed: from the follow-up engine when it exists."""
-    engine = _followup_engine()
-    if engine is not None:
-        try:
-            return engine(site_ids, today)
-        except Exception:  # the engine is another app's: fall back rather than lose the worklist
-            log.exception("pdva.followup engine failed; using the capture schedule")
-    return _own_followups(site_ids, today)
-
-
-def _followup_engine() -> Any:
+    """Follow-up time points due, overdue or missed: from the follow-up engine (pdva.followup) when it
+    is installed; from capture's own copy of the clinical.md §6 schedule otherwise."""
     try:
-        from pdva.followup import services as engine  # type: ignore[attr-defined]
+        from pdva.followup.services import followup_items
     except ImportError:
-        return None
-    fn = getattr(engine, "due_timepoints", None) or getattr(engine, "worklist", None)
-    if fn is None:
-        return None
-
-    def adapt(site_ids: Iterable[int] | None, today: dt.date) -> list[FollowUpItem]:
-        ids = list(m.Site.objects.values_list("pk", flat=True)) if site_ids is None else list(site_ids)
-        items = list(fn(ids, today))
-        procedures = m.Procedure.objects.select_related("patient").in_bulk(
-            [getattr(i, "procedure_id", None) for i in items]
-        )
-        out = []
-        for i in items:
-            procedure = procedures.get(getattr(i, "procedure_id", None))
-            if procedure is None:
-                continue
-            out.append(
+        followup_items = None
+    if followup_items is not None:
+        try:
+            items = [
                 FollowUpItem(
-                    procedure,
-                    str(getattr(i, "label", getattr(i, "timepoint", ""))),
-                    getattr(i, "target", None) or getattr(i, "due_date", today),
-                    getattr(i, "window_close", None) or getattr(i, "window_end", today),
-                    str(getattr(i, "status", "due")),
+                    i.procedure_uuid,
+                    i.patient_registry_id,
+                    LIMB_LABELS.get(i.index_limb, i.index_limb),
+                    i.label,
+                    i.due_date,
+                    i.window_end,
+                    i.status,
+                    "engine",
                 )
-            )
-        return out
+                for i in followup_items(site_ids, today, statuses=set(WORKLIST_STATUSES))
+            ]
+            return sorted(items, key=lambda i: (STATUS_ORDER.get(i.status, 3), i.target))
+        except Exception:  # another app's engine: keep the worklist working on our own schedule
+            log.exception("pdva.followup engine failed; using the capture schedule")
+    return own_followups(site_ids, today)
 
-    return adapt
+
+LIMB_LABELS = dict(c.Limb.choices)
 
 
 def _procedures(site_ids: Iterable[int] | None) -> Any:
@@ -80,7 +73,8 @@ def _procedures(site_ids: Iterable[int] | None) -> Any:
     return qs
 
 
-def _own_followups(site_ids: Iterable[int] | None, today: dt.date) -> list[FollowUpItem]:
+def own_followups(site_ids: Iterable[int] | None, today: dt.date) -> list[FollowUpItem]:
+    """The fallback: capture.schedule (clinical.md §6) over the sites' procedures, in 2 queries."""
     visits = m.FollowUpVisit.objects.alive().only("procedure_id", "timepoint", "timepoint_year")
     procedures = (
         _procedures(site_ids)
@@ -100,9 +94,19 @@ def _own_followups(site_ids: Iterable[int] | None, today: dt.date) -> list[Follo
         for tp in open_timepoints(
             procedure.procedure_date, done, today=today, stop=min(stops) if stops else None
         ):
-            items.append(FollowUpItem(procedure, tp.label, tp.target, tp.window_close, tp.status))
-    order = {"overdue": 0, "due": 1, "missed": 2}
-    return sorted(items, key=lambda i: (order.get(i.status, 3), i.target))
+            items.append(
+                FollowUpItem(
+                    str(procedure.uuid),
+                    patient.registry_id,
+                    procedure.get_index_limb_display(),
+                    tp.label,
+                    tp.target,
+                    tp.window_close,
+                    tp.status,
+                    "capture",
+                )
+            )
+    return sorted(items, key=lambda i: (STATUS_ORDER.get(i.status, 3), i.target))
 
 
 def case_prefetch(qs: Any) -> Any:
