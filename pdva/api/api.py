@@ -1,0 +1,332 @@
+"""The REST API (django-ninja): read access to the registry for sites and integrations, as the token's owner.
+
+Every route is scoped exactly as the web app (pdva.accounts.access, failing closed); a record at another site
+is a 404, never its data. Lists are paginated (limit/offset). Errors share one body (pdva.api.errors)."""
+
+import datetime as dt
+import functools
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from ninja import NinjaAPI, Query, Router, Schema
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+from ninja.pagination import LimitOffsetPagination, paginate
+
+from pdva.accounts.access import can, scoped, site_ids_for
+from pdva.accounts.roles import Cap
+from pdva.api import schemas as s
+from pdva.api.auth import TokenAuth
+from pdva.api.errors import ERROR_RESPONSES, ApiError, body
+from pdva.audit.context import audit_context
+from pdva.registry import models as m
+
+api = NinjaAPI(
+    title="pDVA Registry API",
+    version="1",
+    description="Pseudonymous registry data for sites and integrations. Authenticate with a personal API token "
+    "(`Authorization: Bearer pdva_…`); you see exactly what your role and sites allow in the web app.",
+    auth=TokenAuth(),
+    urls_namespace="pdva-api-v1",
+)
+
+
+def _respond(
+    request: HttpRequest, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None
+) -> HttpResponse:
+    response = api.create_response(request, payload, status=status)
+    for key, value in (headers or {}).items():
+        response[key] = value
+    return response
+
+
+@api.exception_handler(ApiError)
+def _api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
+    return _respond(request, exc.status, body(exc.code, exc.message, exc.fields), exc.headers)
+
+
+@api.exception_handler(AuthenticationError)
+def _unauthenticated(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return _respond(
+        request, 401, body("unauthenticated", "send a personal API token: Authorization: Bearer <token>")
+    )
+
+
+@api.exception_handler(NinjaValidationError)
+def _invalid(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
+    fields: dict[str, list[str]] = {}
+    for error in exc.errors:
+        loc = [str(part) for part in error.get("loc", ()) if part not in ("query", "path", "body")]
+        fields.setdefault(".".join(loc) or "request", []).append(str(error.get("msg", "invalid")))
+    return _respond(request, 422, body("invalid_request", "the request has invalid parameters", fields))
+
+
+@api.exception_handler(DjangoValidationError)
+def _model_invalid(request: HttpRequest, exc: DjangoValidationError) -> HttpResponse:
+    fields = exc.message_dict if hasattr(exc, "error_dict") else {"request": exc.messages}
+    return _respond(request, 422, body("invalid", "the record failed validation", fields))
+
+
+@api.exception_handler(Http404)
+def _not_found(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return _respond(request, 404, body("not_found", "no such record, or not at a site you can see"))
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    return _respond(request, exc.status_code, body("error", str(exc)))
+
+
+def acting(cap: Cap) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Run the view as the token's owner (audit context) after checking the capability somewhere."""
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+            user = request.auth.user  # type: ignore[attr-defined]
+            if not can(user, cap):
+                raise ApiError(403, "forbidden", f"your role does not allow this ({cap.value})")
+            with audit_context(user, reason="API request"):
+                return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def _user(request: HttpRequest) -> Any:
+    return request.auth.user  # type: ignore[attr-defined]
+
+
+class SiteFilter(Schema):
+    site: str | None = None  # ODS code
+
+
+class ChildFilter(SiteFilter):
+    procedure: uuid.UUID | None = None
+
+
+class PatientChildFilter(SiteFilter):
+    patient: uuid.UUID | None = None
+
+
+def _by_site(qs: Any, site: str | None) -> Any:
+    if site:
+        qs = qs.filter(**{f"{qs.model.site_path}__ods_code": site.strip().upper()})
+    return qs
+
+
+def _clinical(request: HttpRequest, model: type) -> Any:
+    return scoped(model.objects, _user(request), Cap.VIEW_CLINICAL)
+
+
+def _list(schema: type) -> dict[int, Any]:
+    return {200: list[schema], **ERROR_RESPONSES}  # type: ignore[valid-type]
+
+
+def _one(schema: type) -> dict[int, Any]:
+    return {200: schema, **ERROR_RESPONSES}
+
+
+patients = Router(tags=["patients"])
+procedures = Router(tags=["procedures"])
+followups = Router(tags=["follow-up"])
+events = Router(tags=["events"])
+proms = Router(tags=["PROMs"])
+worklists = Router(tags=["worklists"])
+summaries = Router(tags=["summaries"])
+
+
+@patients.get("", response=_list(s.PatientOut), summary="Patients at your sites")
+@paginate(LimitOffsetPagination)
+@acting(Cap.VIEW_CLINICAL)
+def list_patients(request: HttpRequest, filters: Query[SiteFilter]) -> Any:
+    qs = _clinical(request, m.Patient).select_related("site", "death").order_by("id")
+    return _by_site(qs, filters.site)
+
+
+@patients.get("/{patient_id}", response=_one(s.PatientOut), summary="One patient")
+@acting(Cap.VIEW_CLINICAL)
+def get_patient(request: HttpRequest, patient_id: uuid.UUID) -> Any:
+    return get_object_or_404(_clinical(request, m.Patient).select_related("site", "death"), uuid=patient_id)
+
+
+@procedures.get("", response=_list(s.ProcedureOut), summary="Index procedures at your sites")
+@paginate(LimitOffsetPagination)
+@acting(Cap.VIEW_CLINICAL)
+def list_procedures(request: HttpRequest, filters: Query[PatientChildFilter]) -> Any:
+    qs = _clinical(request, m.Procedure).select_related("patient__site", "operator").order_by("id")
+    if filters.patient:
+        qs = qs.filter(patient__uuid=filters.patient)
+    return _by_site(qs, filters.site)
+
+
+@procedures.get("/{procedure_id}", response=_one(s.ProcedureOut), summary="One procedure")
+@acting(Cap.VIEW_CLINICAL)
+def get_procedure(request: HttpRequest, procedure_id: uuid.UUID) -> Any:
+    qs = _clinical(request, m.Procedure).select_related("patient__site", "operator")
+    return get_object_or_404(qs, uuid=procedure_id)
+
+
+def _procedure_children(request: HttpRequest, model: type, filters: ChildFilter) -> Any:
+    qs = (
+        _clinical(request, model)
+        .filter(procedure__deleted_at__isnull=True)
+        .select_related("procedure")
+        .order_by("id")
+    )
+    if filters.procedure:
+        qs = qs.filter(procedure__uuid=filters.procedure)
+    return _by_site(qs, filters.site)
+
+
+def _patient_children(request: HttpRequest, model: type, filters: PatientChildFilter, *related: str) -> Any:
+    qs = _clinical(request, model).select_related("patient", *related).order_by("id")
+    if filters.patient:
+        qs = qs.filter(patient__uuid=filters.patient)
+    return _by_site(qs, filters.site)
+
+
+@followups.get("", response=_list(s.FollowUpOut), summary="Follow-up visits")
+@paginate(LimitOffsetPagination)
+@acting(Cap.VIEW_CLINICAL)
+def list_followups(request: HttpRequest, filters: Query[ChildFilter]) -> Any:
+    return _procedure_children(request, m.FollowUpVisit, filters)
+
+
+@followups.get("/{visit_id}", response=_one(s.FollowUpOut), summary="One follow-up visit")
+@acting(Cap.VIEW_CLINICAL)
+def get_followup(request: HttpRequest, visit_id: uuid.UUID) -> Any:
+    return get_object_or_404(_clinical(request, m.FollowUpVisit).select_related("procedure"), uuid=visit_id)
+
+
+@events.get("/adverse-events", response=_list(s.AdverseEventOut), summary="Adverse events")
+@paginate(LimitOffsetPagination)
+@acting(Cap.VIEW_CLINICAL)
+def list_adverse_events(request: HttpRequest, filters: Query[ChildFilter]) -> Any:
+    return _procedure_children(request, m.AdverseEvent, filters)
+
+
+@events.get("/reinterventions", response=_list(s.ReinterventionOut), summary="Reinterventions")
+@paginate(LimitOffsetPagination)
+@acting(Cap.VIEW_CLINICAL)
+def list_reinterventions(request: HttpRequest, filters: Query[ChildFilter]) -> Any:
+    return _procedure_children(request, m.Reintervention, filters)
+
+
+@events.get("/amputations", response=_list(s.AmputationOut), summary="Amputations")
+@paginate(LimitOffsetPagination)
+@acting(Cap.VIEW_CLINICAL)
+def list_amputations(request: HttpRequest, filters: Query[PatientChildFilter]) -> Any:
+    return _patient_children(request, m.Amputation, filters)
+
+
+@events.get("/deaths", response=_list(s.DeathOut), summary="Deaths")
+@paginate(LimitOffsetPagination)
+@acting(Cap.VIEW_CLINICAL)
+def list_deaths(request: HttpRequest, filters: Query[PatientChildFilter]) -> Any:
+    return _patient_children(request, m.Death, filters)
+
+
+@proms.get("", response=_list(s.PromOut), summary="PROM administrations (item codes and levels only)")
+@paginate(LimitOffsetPagination)
+@acting(Cap.VIEW_CLINICAL)
+def list_proms(request: HttpRequest, filters: Query[PatientChildFilter]) -> Any:
+    return _patient_children(request, m.PromAdministration, filters, "procedure")
+
+
+class WorklistFilter(SiteFilter):
+    status: list[str] = ["due", "overdue"]
+
+
+@worklists.get(
+    "/followups", response=_list(s.WorklistItemOut), summary="Follow-up time points due, overdue or missed"
+)
+@paginate(LimitOffsetPagination)
+@acting(Cap.VIEW_CLINICAL)
+def followup_worklist(request: HttpRequest, filters: Query[WorklistFilter]) -> Any:
+    from pdva.followup.lib.schedule import Status
+    from pdva.followup.services.items import followup_items
+
+    allowed = {str(x) for x in Status}
+    unknown = [x for x in filters.status if x not in allowed]
+    if unknown:
+        raise ApiError(
+            422, "invalid_request", "unknown status", fields={"status": [f"unknown: {', '.join(unknown)}"]}
+        )
+    site_ids = _site_ids(request, Cap.VIEW_CLINICAL, filters.site)
+    codes = dict(m.Site.objects.values_list("id", "ods_code"))
+    items = followup_items(site_ids, dt.date.today(), statuses=filters.status)
+    return [
+        {
+            "procedure": item.procedure_uuid,
+            "patient_registry_id": item.patient_registry_id,
+            "site": codes.get(item.site_id, ""),
+            "index_limb": item.index_limb,
+            "procedure_date": item.procedure_date,
+            "timepoint": item.timepoint,
+            "year": item.year,
+            "label": item.label,
+            "window_start": item.window_start,
+            "due_date": item.due_date,
+            "window_end": item.window_end,
+            "status": item.status,
+            "visit_date": item.visit_date,
+        }
+        for item in sorted(items, key=lambda i: (i.due_date, i.procedure_uuid, i.timepoint, i.year or 0))
+    ]
+
+
+def _site_ids(request: HttpRequest, cap: Cap, site: str | None) -> list[int]:
+    ids = site_ids_for(_user(request), cap)
+    qs = m.Site.objects.all() if ids is None else m.Site.objects.filter(pk__in=ids)
+    if site:
+        qs = qs.filter(ods_code=site.strip().upper())
+    return list(qs.values_list("id", flat=True))
+
+
+@summaries.get("/endpoints", response=_one(s.EndpointSummaryOut), summary="Endpoint estimates for your sites")
+@acting(Cap.VIEW_SITE_REPORTS)
+def endpoint_summary(request: HttpRequest, filters: Query[SiteFilter]) -> Any:
+    from pdva.outcomes.load import analyse
+
+    site_ids = _site_ids(request, Cap.VIEW_SITE_REPORTS, filters.site)
+    cutoff = dt.date.today()
+    rows: list[dict[str, Any]] = []
+    if site_ids:
+        analysis = analyse(site_ids, cutoff, strata=["all"])
+        for rec in analysis.table.to_dict("records"):
+            rows.append(
+                {
+                    "endpoint": str(rec.get("endpoint", "")),
+                    "label": str(rec.get("label", "")),
+                    "kind": str(rec.get("kind", "")),
+                    "timepoint": None if rec.get("timepoint") is None else str(rec.get("timepoint")),
+                    "day": s.finite(rec.get("day")),
+                    "n": s.whole(rec.get("n")),
+                    "n_risk": s.whole(rec.get("n_risk")),
+                    "events": s.whole(rec.get("events")),
+                    "estimate": s.finite(rec.get("estimate")),
+                    "lower": s.finite(rec.get("lower")),
+                    "upper": s.finite(rec.get("upper")),
+                }
+            )
+    return {
+        "sites": sorted(m.Site.objects.filter(pk__in=site_ids).values_list("ods_code", flat=True)),
+        "data_cutoff": cutoff,
+        "definitions": "pdva.outcomes (statistical analysis plan definitions)",
+        "rows": rows,
+    }
+
+
+api.add_router("/patients", patients)
+api.add_router("/procedures", procedures)
+api.add_router("/followups", followups)
+api.add_router("/events", events)
+api.add_router("/proms", proms)
+api.add_router("/worklists", worklists)
+api.add_router("/summaries", summaries)
