@@ -123,16 +123,19 @@ class Cells:
         sums = np.bincount(self.row_bin, weights=x, minlength=self.n_bins)
         return sums[self.cell_bins].astype(np.int64)
 
-    def cell_counts(self, codes: IntArray, n_codes: int) -> IntArray:
-        """Per-cell counts of each integer code 0..n_codes-1 (matrix cells x codes)."""
+    def cell_counts(self, codes: NDArray[Any], n_codes: int) -> IntArray:
+        """Per-cell counts of each integer code 0..n_codes-1, code-major (n_codes x cells)."""
         if self.order is not None:
-            cell_of_row = np.repeat(np.arange(self.n_cells, dtype=np.int64), self.count)
-            flat = cell_of_row * n_codes + codes[self.order]
-            return np.bincount(flat, minlength=self.n_cells * n_codes).reshape(self.n_cells, n_codes)
-        out = np.empty((self.n_cells, n_codes), dtype=np.int64)
+            if self.n_cells == self.order.size:  # no ties: cell i is sorted row i
+                flat = codes[self.order].astype(np.int64) * self.n_cells + np.arange(self.n_cells)
+            else:
+                cell_of_row = np.repeat(np.arange(self.n_cells, dtype=np.int64), self.count)
+                flat = codes[self.order].astype(np.int64) * self.n_cells + cell_of_row
+            return np.bincount(flat, minlength=self.n_cells * n_codes).reshape(n_codes, self.n_cells)
+        out = np.empty((n_codes, self.n_cells), dtype=np.int64)
         for k in range(1, n_codes):  # a loop over codes (causes), not over groups
-            out[:, k] = self.cell_sum((codes == k).astype(np.float64))
-        out[:, 0] = self.count - out[:, 1:].sum(axis=1)
+            out[k] = self.cell_sum((codes == k).astype(np.float64))
+        out[0] = self.count - out[1:].sum(axis=0)
         return out
 
     def locate(self, gq: IntArray, tq: FloatArray, side: str) -> IntArray:

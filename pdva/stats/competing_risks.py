@@ -38,7 +38,7 @@ class _CIFCore:
     groups: G.Groups
     cells: G.Cells
     n_causes: int
-    cell_cause: IntArray  # n_cells x K counts per cause
+    cell_cause: IntArray  # K x n_cells counts per cause
     row_cell: IntArray
     row_group: IntArray
     row_bounds: IntArray
@@ -81,13 +81,13 @@ class _CIFCore:
         cells = G.sort_cells(t, grp.codes, grp.n_groups)
         # int8 codes make the gather into sorted order ~5x cheaper than int64
         all_counts = cells.cell_counts(c.astype(np.int8) if k < 127 else c, k + 1)
-        d_any = cells.count - all_counts[:, 0]
-        counts = all_counts[:, 1:]  # cells x K (kept for at())
+        d_any = cells.count - all_counts[0]
+        counts = all_counts[1:]  # K x cells (kept for at())
         row_cell = np.flatnonzero(d_any > 0)
         row_group = cells.group[row_cell]
         nr = cells.cum_count[cells.bounds[row_group + 1]] - cells.cum_count[row_cell]
         # causes x rows ("cause-major"): per-row vectors broadcast along contiguous rows
-        dk = np.ascontiguousarray(counts.T)[:, row_cell]
+        dk = counts[:, row_cell]
         d = d_any[row_cell]
         starts = G.segment_starts(row_group)
 
@@ -128,7 +128,7 @@ class _CIFCore:
     def cum_cause(self) -> IntArray:
         """(n_cells + 1) x K prefix sums of cause counts (only ``at()`` needs them)."""
         cum = np.zeros((self.cells.n_cells + 1, self.n_causes), dtype=np.int64)
-        np.cumsum(self.cell_cause, axis=0, out=cum[1:])
+        np.cumsum(self.cell_cause.T, axis=0, out=cum[1:])
         return cum
 
     def table_arrays(self) -> tuple[IntArray, dict[str, Any]]:
