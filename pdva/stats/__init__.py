@@ -2,6 +2,17 @@
 and performance goals. Pure numpy/scipy/pandas (no Django), importable from a notebook.
 
 Formulas and validation cases: research/stats.md; each module's docstring cites its sources.
+
+Example::
+
+    from pdva import stats
+
+    km = stats.kaplan_meier(df.days, df.afs_event)              # R conventions: log CI, Greenwood
+    km.table; km.at([30, 182, 365]); km.median()
+    by = stats.kaplan_meier_strata(df.days, df.afs_event, df[["site", "dialysis"]])
+    by.at([182])                                                # every group at 6 months, one call
+    cif = stats.cumulative_incidence(df.days, df.cause)          # 0 censored, 1 amputation, 2 death
+    stats.performance_goal(km, at=182, goal=0.54)
 """
 
 from .competing_risks import (
