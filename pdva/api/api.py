@@ -7,12 +7,12 @@ import datetime as dt
 import functools
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
-from ninja import NinjaAPI, Query, Router, Schema
+from ninja import Field, NinjaAPI, Query, Router, Schema
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.pagination import LimitOffsetPagination, paginate
@@ -23,7 +23,11 @@ from pdva.api import schemas as s
 from pdva.api.auth import TokenAuth
 from pdva.api.errors import ERROR_RESPONSES, ApiError, body
 from pdva.audit.context import audit_context
+from pdva.followup.lib.schedule import Status
 from pdva.registry import models as m
+
+MAX_PAGE = 500
+MAX_OFFSET = 2**31 - 1
 
 api = NinjaAPI(
     title="pDVA Registry API",
@@ -98,6 +102,14 @@ def acting(cap: Cap) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return decorate
 
 
+class Pages(LimitOffsetPagination):
+    """limit/offset pagination with bounds (an unbounded offset overflowed SQLite: found by schemathesis)."""
+
+    class Input(Schema):
+        limit: int = Field(100, ge=1, le=MAX_PAGE)
+        offset: int = Field(0, ge=0, le=MAX_OFFSET)
+
+
 def _user(request: HttpRequest) -> Any:
     return request.auth.user  # type: ignore[attr-defined]
 
@@ -142,7 +154,7 @@ summaries = Router(tags=["summaries"])
 
 
 @patients.get("", response=_list(s.PatientOut), summary="Patients at your sites")
-@paginate(LimitOffsetPagination)
+@paginate(Pages)
 @acting(Cap.VIEW_CLINICAL)
 def list_patients(request: HttpRequest, filters: Query[SiteFilter]) -> Any:
     qs = _clinical(request, m.Patient).select_related("site", "death").order_by("id")
@@ -156,7 +168,7 @@ def get_patient(request: HttpRequest, patient_id: uuid.UUID) -> Any:
 
 
 @procedures.get("", response=_list(s.ProcedureOut), summary="Index procedures at your sites")
-@paginate(LimitOffsetPagination)
+@paginate(Pages)
 @acting(Cap.VIEW_CLINICAL)
 def list_procedures(request: HttpRequest, filters: Query[PatientChildFilter]) -> Any:
     qs = _clinical(request, m.Procedure).select_related("patient__site", "operator").order_by("id")
@@ -192,7 +204,7 @@ def _patient_children(request: HttpRequest, model: type, filters: PatientChildFi
 
 
 @followups.get("", response=_list(s.FollowUpOut), summary="Follow-up visits")
-@paginate(LimitOffsetPagination)
+@paginate(Pages)
 @acting(Cap.VIEW_CLINICAL)
 def list_followups(request: HttpRequest, filters: Query[ChildFilter]) -> Any:
     return _procedure_children(request, m.FollowUpVisit, filters)
@@ -205,48 +217,51 @@ def get_followup(request: HttpRequest, visit_id: uuid.UUID) -> Any:
 
 
 @events.get("/adverse-events", response=_list(s.AdverseEventOut), summary="Adverse events")
-@paginate(LimitOffsetPagination)
+@paginate(Pages)
 @acting(Cap.VIEW_CLINICAL)
 def list_adverse_events(request: HttpRequest, filters: Query[ChildFilter]) -> Any:
     return _procedure_children(request, m.AdverseEvent, filters)
 
 
 @events.get("/reinterventions", response=_list(s.ReinterventionOut), summary="Reinterventions")
-@paginate(LimitOffsetPagination)
+@paginate(Pages)
 @acting(Cap.VIEW_CLINICAL)
 def list_reinterventions(request: HttpRequest, filters: Query[ChildFilter]) -> Any:
     return _procedure_children(request, m.Reintervention, filters)
 
 
 @events.get("/amputations", response=_list(s.AmputationOut), summary="Amputations")
-@paginate(LimitOffsetPagination)
+@paginate(Pages)
 @acting(Cap.VIEW_CLINICAL)
 def list_amputations(request: HttpRequest, filters: Query[PatientChildFilter]) -> Any:
     return _patient_children(request, m.Amputation, filters)
 
 
 @events.get("/deaths", response=_list(s.DeathOut), summary="Deaths")
-@paginate(LimitOffsetPagination)
+@paginate(Pages)
 @acting(Cap.VIEW_CLINICAL)
 def list_deaths(request: HttpRequest, filters: Query[PatientChildFilter]) -> Any:
     return _patient_children(request, m.Death, filters)
 
 
 @proms.get("", response=_list(s.PromOut), summary="PROM administrations (item codes and levels only)")
-@paginate(LimitOffsetPagination)
+@paginate(Pages)
 @acting(Cap.VIEW_CLINICAL)
 def list_proms(request: HttpRequest, filters: Query[PatientChildFilter]) -> Any:
     return _patient_children(request, m.PromAdministration, filters, "procedure")
 
 
+WorklistStatus = Literal[tuple(str(x) for x in Status)]  # type: ignore[valid-type]
+
+
 class WorklistFilter(SiteFilter):
-    status: list[str] = ["due", "overdue"]
+    status: list[WorklistStatus] = ["due", "overdue"]  # type: ignore[valid-type]
 
 
 @worklists.get(
     "/followups", response=_list(s.WorklistItemOut), summary="Follow-up time points due, overdue or missed"
 )
-@paginate(LimitOffsetPagination)
+@paginate(Pages)
 @acting(Cap.VIEW_CLINICAL)
 def followup_worklist(request: HttpRequest, filters: Query[WorklistFilter]) -> Any:
     from pdva.followup.lib.schedule import Status

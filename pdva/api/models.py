@@ -99,6 +99,9 @@ class ApiRateWindow(models.Model):
             models.UniqueConstraint(fields=["token", "window_start"], name="api_rate_window_unique")
         ]
 
+    def __str__(self) -> str:
+        return f"token {self.token_id} from {self.window_start:%H:%M:%S}: {self.count}"
+
     @classmethod
     def hit(cls, token: ApiToken, *, window_seconds: int) -> tuple[int, dt.datetime]:
         """Count one request; return (requests in this window, when the window ends)."""
