@@ -94,13 +94,31 @@ def covered_days_vectorised(unit: np.ndarray, cls: np.ndarray, lo: np.ndarray, h
 
 def derive(frames: RegistryFrames, cutoff: dt.date) -> Derived:
     cut = pd.Timestamp(cutoff)
-    p = frames.procedures[frames.procedures["procedure_date"] <= cut].reset_index(drop=True)
+    p = frames.procedures[frames.procedures["procedure_date"] <= cut]
+    # Deaths after the cut-off are not yet known to this analysis.
+    deaths = frames.deaths[frames.deaths["date_of_death"] <= cut].drop_duplicates("patient_id")
+    death_by_patient = deaths.set_index("patient_id")["date_of_death"]
+    after_death = (p["procedure_date"] > p["patient_id"].map(death_by_patient)).to_numpy()
+    issues: list[pd.DataFrame] = []
+    if after_death.any():
+        bad = p[after_death]
+        issues.append(
+            pd.DataFrame(
+                {
+                    "procedure_id": bad["procedure_id"].to_numpy(),
+                    "patient_id": bad["patient_id"].to_numpy(),
+                    "record": "procedure",
+                    "date": bad["procedure_date"].dt.date.to_numpy(),
+                    "problem": "procedure dated after the patient's death: excluded",
+                }
+            )
+        )
+    p = p[~after_death].reset_index(drop=True)
     pid = pd.Index(p["procedure_id"].to_numpy())
     t0 = p["procedure_date"]
     t0_by_proc = pd.Series(t0.to_numpy(), index=pid)
     patient_by_proc = pd.Series(p["patient_id"].to_numpy(), index=pid)
     cutoff_day = _days(pd.Series(cut, index=p.index), t0)
-    issues: list[pd.DataFrame] = []
 
     def note(df: pd.DataFrame, mask: np.ndarray, record: str, date_col: str, problem: str) -> None:
         if mask.any():
@@ -117,11 +135,8 @@ def derive(frames: RegistryFrames, cutoff: dt.date) -> Derived:
                 )
             )
 
-    # Death: the end of follow-up (deaths after the cut-off are not yet known to this analysis).
-    deaths = frames.deaths[frames.deaths["date_of_death"] <= cut].drop_duplicates("patient_id")
-    death_date = p["patient_id"].map(deaths.set_index("patient_id")["date_of_death"])
-    death_day = _days(death_date, t0)
-    death_by_patient = deaths.set_index("patient_id")["date_of_death"]
+    # Death: the end of follow-up.
+    death_day = _days(p["patient_id"].map(death_by_patient), t0)
 
     def clean(df: pd.DataFrame, date_col: str, record: str, *, by_procedure: bool) -> pd.DataFrame:
         """Keep rows of known procedures dated within [procedure date, cut-off] and not after death."""

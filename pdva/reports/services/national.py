@@ -212,17 +212,28 @@ def case_mix(t: pd.DataFrame) -> list[dict]:
 
 def national_report(*, cutoff: dt.date | None = None, with_charts: bool = True) -> dict[str, Any]:
     cutoff = cutoff or dt.date.today()
-    a = analyse(None, cutoff, strata=["all", "site", "dialysis", "technique", *d.EQUITY_STRATA])
+    a = analyse(None, cutoff, strata=NATIONAL_STRATA)
+    followup = common.followup_compliance(None, cutoff, a.derived.table)
+    return national_context(a, with_charts=with_charts, followup=followup)
+
+
+NATIONAL_STRATA = ["all", "site", "dialysis", "technique", *d.EQUITY_STRATA]
+
+
+def national_context(a: Analysis, *, with_charts: bool = True, followup: pd.DataFrame | None = None) -> dict[str, Any]:
+    """Template context from an analysis (database-free, so the benchmark can time it on synthetic data)."""
     table = common.prepare(a.table, suppress=True)
     counts = indicator_counts(a.derived.table)
+    if followup is not None:
+        counts["followup_12m"] = followup[["site", "x", "n"]]
     funnels = [funnel(ind, counts[ind.key], with_chart=with_charts) for ind in INDICATORS]
     outliers = [{"indicator": f["label"], **row} for f in funnels for row in f["rows"] if row["alert"]]
     return {
-        "cutoff": cutoff,
+        "cutoff": a.cutoff,
         "n_sites": a.derived.table["site"].nunique(),
         "n_procedures": suppress_count(len(a.derived.table)),
         "headline": common.headline_rows(table),
-        "strata": common.stratum_tables(table, ["site", "dialysis", "technique", *d.EQUITY_STRATA]),
+        "strata": common.stratum_tables(table, [s for s in NATIONAL_STRATA if s != "all"]),
         "stratum_columns": [c[2] for c in common.STRATUM_COLUMNS],
         "funnels": funnels,
         "outliers": outliers,
