@@ -9,6 +9,10 @@ Public API (used by the site worklist and reports)::
         collection gives nothing (fail closed: callers pass ``site_ids_for(user, Cap.VIEW_CLINICAL)``).
         ``statuses`` keeps only items with those status codes (e.g. {"due", "overdue"}).
         Runs a constant number of queries (4) whatever the cohort size.
+        FollowUpItem fields: procedure_id, procedure_uuid, patient_id, patient_registry_id, site_id,
+        site_ods_code, index_limb, procedure_date, timepoint (code), year (annual only), label,
+        window_start, due_date, window_end, status, visit_date, expects (assessments still applicable),
+        limb_assessments_apply, reason (why not applicable), schedule_version; .status_label.
 
     compliance_12m(site_ids: Iterable[int] | None, today: date, *, schedule: Schedule | None = None)
         -> ComplianceReport

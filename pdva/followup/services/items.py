@@ -27,6 +27,7 @@ class FollowUpItem:
     patient_id: int
     patient_registry_id: str
     site_id: int
+    site_ods_code: str
     index_limb: str
     procedure_date: dt.date
     timepoint: str
@@ -65,6 +66,7 @@ def _procedures(site_ids: Iterable[int] | None) -> list[dict]:
             "patient_id",
             "patient__registry_id",
             "patient__site_id",
+            "patient__site__ods_code",
             "patient__withdrawn_date",
             "patient__death__date_of_death",
             "patient__death__deleted_at",
@@ -143,6 +145,7 @@ def followup_items(
                     patient_id=row["patient_id"],
                     patient_registry_id=row["patient__registry_id"],
                     site_id=row["patient__site_id"],
+                    site_ods_code=row["patient__site__ods_code"],
                     index_limb=row["index_limb"],
                     procedure_date=row["procedure_date"],
                     timepoint=w.code,

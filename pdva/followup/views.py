@@ -1,0 +1,220 @@
+"""Follow-up pages: worklist, compliance, digests, linkage proposals and case ascertainment."""
+
+from __future__ import annotations
+
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from pdva.accounts.access import can, site_ids_for
+from pdva.accounts.roles import Cap
+from pdva.followup.access import data_manager_site_ids, require
+from pdva.followup.forms import AscertainmentUploadForm, LinkageUploadForm, RejectForm
+from pdva.followup.models import AscertainmentUpload, DigestSend, FollowUpRun, LinkageBatch, LinkageProposal
+from pdva.followup.services import ascertainment as asc
+from pdva.followup.services import compliance_12m, current_schedule, followup_items, linkage
+from pdva.registry.choices import AmputationLevel, Limb
+from pdva.registry.models import Site
+
+WORKLIST_STATUSES = {
+    "open": ("due", "overdue"),
+    "overdue": ("overdue",),
+    "missed": ("missed",),
+    "due": ("due",),
+    "upcoming": ("not_yet_due",),
+}
+
+
+@require(Cap.VIEW_CLINICAL)
+def worklist(request: HttpRequest) -> HttpResponse:
+    show = request.GET.get("show", "open")
+    wanted = WORKLIST_STATUSES.get(show, WORKLIST_STATUSES["open"])
+    today = timezone.localdate()
+    site_ids = site_ids_for(request.user, Cap.VIEW_CLINICAL)
+    items = sorted(
+        followup_items(site_ids, today, statuses=wanted), key=lambda i: (i.due_date, i.patient_registry_id)
+    )
+    context = {
+        "items": items[:500],
+        "truncated": len(items) > 500,
+        "count": len(items),
+        "show": show,
+        "choices": list(WORKLIST_STATUSES),
+        "today": today,
+        "schedule": current_schedule(),
+        "data_manager": bool(data_manager_site_ids(request.user)),
+    }
+    template = "followup/_worklist_table.html" if request.htmx else "followup/worklist.html"
+    return render(request, template, context)
+
+
+@require(Cap.VIEW_SITE_REPORTS, Cap.VIEW_NATIONAL)
+def compliance(request: HttpRequest) -> HttpResponse:
+    today = timezone.localdate()
+    user = request.user
+    site_ids = None if can(user, Cap.VIEW_NATIONAL) else site_ids_for(user, Cap.VIEW_SITE_REPORTS)
+    report = compliance_12m(site_ids, today)
+    counts: dict[int, dict[str, int]] = {}
+    for item in followup_items(site_ids, today, statuses=("due", "overdue", "missed")):
+        counts.setdefault(item.site_id, {"due": 0, "overdue": 0, "missed": 0})[item.status] += 1
+    rows = [(r, counts.get(r.site_id, {"due": 0, "overdue": 0, "missed": 0})) for r in report.sites]
+    rates, overall = asc.rates(site_ids)
+    return render(
+        request,
+        "followup/compliance.html",
+        {"report": report, "rows": rows, "ascertainment": rates, "ascertainment_overall": overall},
+    )
+
+
+@require(Cap.VIEW_SITE_REPORTS)
+def digests(request: HttpRequest) -> HttpResponse:
+    site_ids = site_ids_for(request.user, Cap.VIEW_SITE_REPORTS)
+    sends = DigestSend.objects.select_related("site")
+    if site_ids is not None:
+        sends = sends.filter(site_id__in=site_ids)
+    return render(
+        request,
+        "followup/digests.html",
+        {"sends": sends[:200], "runs": FollowUpRun.objects.all()[:20]},
+    )
+
+
+# --- linkage ------------------------------------------------------------------------------------------
+
+
+def _proposals_in_scope(user) -> object:  # type: ignore[no-untyped-def]
+    return LinkageProposal.objects.alive().filter(patient__site_id__in=data_manager_site_ids(user))
+
+
+@require(Cap.EDIT_CLINICAL, Cap.RAISE_QUERY, all_of=True)
+@require_http_methods(["GET", "POST"])
+def linkage_index(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    site_ids = sorted(data_manager_site_ids(user))
+    form = LinkageUploadForm(request.POST or None, request.FILES or None)
+    errors: list = []
+    if request.method == "POST" and form.is_valid():
+        try:
+            batch = linkage.import_linkage(
+                form.cleaned_data["kind"],
+                form.cleaned_data["file"],
+                filename=request.FILES["file"].name,
+                site_ids=site_ids,
+                user=user,
+            )
+        except linkage.LinkageInvalid as exc:
+            errors = exc.errors
+        else:
+            return redirect("followup:linkage_batch", pk=batch.pk)
+    batches = (
+        LinkageBatch.objects.alive()
+        .filter(Q(uploaded_by=user) | Q(proposals__patient__site_id__in=site_ids))
+        .distinct()
+        .order_by("-created_at")[:50]
+    )
+    return render(request, "followup/linkage.html", {"form": form, "errors": errors, "batches": batches})
+
+
+@require(Cap.EDIT_CLINICAL, Cap.RAISE_QUERY, all_of=True)
+def linkage_batch(request: HttpRequest, pk: int) -> HttpResponse:
+    user = request.user
+    site_ids = data_manager_site_ids(user)
+    batch = get_object_or_404(
+        LinkageBatch.objects.alive()
+        .filter(Q(uploaded_by=user) | Q(proposals__patient__site_id__in=site_ids))
+        .distinct(),
+        pk=pk,
+    )
+    proposals = _proposals_in_scope(user).filter(batch=batch).select_related("patient", "procedure")
+    own = batch.uploaded_by_id == user.pk
+    return render(
+        request,
+        "followup/linkage_batch.html",
+        {
+            "batch": batch,
+            "proposals": proposals,
+            "report": batch.report if own else None,
+            "levels": AmputationLevel.choices,
+            "limbs": Limb.choices,
+        },
+    )
+
+
+@require(Cap.EDIT_CLINICAL, Cap.RAISE_QUERY, all_of=True)
+@require_POST
+def linkage_decide(request: HttpRequest, pk: int, decision: str) -> HttpResponse:
+    proposal = get_object_or_404(_proposals_in_scope(request.user).select_related("patient", "batch"), pk=pk)
+    error = ""
+    try:
+        if decision == "accept":
+            linkage.accept(
+                proposal,
+                user=request.user,
+                overrides={k: request.POST.get(k, "") for k in ("limb", "level")},
+            )
+        elif decision == "reject":
+            form = RejectForm(request.POST)
+            linkage.reject(proposal, user=request.user, note=form.data.get("note", ""))
+        else:
+            error = "unknown decision"
+    except linkage.DecisionError as exc:
+        error = str(exc)
+    proposal.refresh_from_db()
+    context = {"p": proposal, "error": error, "levels": AmputationLevel.choices, "limbs": Limb.choices}
+    if request.htmx:
+        return render(request, "followup/_proposal_row.html", context)
+    return redirect("followup:linkage_batch", pk=proposal.batch_id)
+
+
+# --- case ascertainment -------------------------------------------------------------------------------
+
+
+@require(Cap.EDIT_CLINICAL, Cap.RAISE_QUERY, all_of=True)
+@require_http_methods(["GET", "POST"])
+def ascertainment_index(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    site_ids = data_manager_site_ids(user)
+    sites = Site.objects.filter(pk__in=site_ids).order_by("ods_code")
+    form = AscertainmentUploadForm(request.POST or None, request.FILES or None, sites=sites)
+    errors: list = []
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            upload = asc.import_ascertainment(
+                d["site"],
+                d["file"],
+                filename=request.FILES["file"].name,
+                start=d["period_start"],
+                end=d["period_end"],
+                user=user,
+            )
+        except asc.AscertainmentInvalid as exc:
+            errors = exc.errors
+        else:
+            return redirect("followup:ascertainment_upload", pk=upload.pk)
+    rates, overall = asc.rates(site_ids)
+    uploads = AscertainmentUpload.objects.alive().filter(site_id__in=site_ids).select_related("site")[:50]
+    return render(
+        request,
+        "followup/ascertainment.html",
+        {"form": form, "errors": errors, "rates": rates, "overall": overall, "uploads": uploads},
+    )
+
+
+@require(Cap.EDIT_CLINICAL, Cap.RAISE_QUERY, all_of=True)
+def ascertainment_upload(request: HttpRequest, pk: int) -> HttpResponse:
+    upload = get_object_or_404(
+        AscertainmentUpload.objects.alive().filter(site_id__in=data_manager_site_ids(request.user)), pk=pk
+    )
+    return render(
+        request,
+        "followup/ascertainment_upload.html",
+        {
+            "upload": upload,
+            "missing": asc.missing_rows(upload),
+            "extra": asc.registered_not_listed(upload),
+            "show_identifiers": can(request.user, Cap.VIEW_IDENTIFIERS, upload.site_id),
+        },
+    )
