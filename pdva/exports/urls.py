@@ -1,4 +1,6 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from pdva.exports import views
 
 app_name = "exports"
-urlpatterns: list = []
+urlpatterns = [path("", views.index, name="index")]

@@ -1,0 +1,51 @@
+"""The exports page: authorised roles choose an export and download it (every export is audited)."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from pdva.exports.services import SUFFIX, ExportRefused, allowed_kinds, run_export
+
+LABELS = {
+    "research": "De-identified research export (tidy tables, CSV zip or Parquet, data dictionary, manifest)",
+    "redcap": "REDCap project files (18-column data dictionary, events, longitudinal data CSV)",
+    "odm": "CDISC ODM 1.3.2 XML (study metadata and clinical data, de-identified)",
+    "fhir": "FHIR R4 Bundle (JSON)",
+    "full": "Full export of your sites, identifiers included (for moving a site or re-import)",
+}
+
+
+@login_required
+def index(request: HttpRequest) -> HttpResponse:
+    kinds = allowed_kinds(request.user)
+    if not kinds:
+        return render(request, "web/no_access.html", {}, status=403)
+    error = ""
+    if request.method == "POST":
+        kind = request.POST.get("kind", "")
+        fmt = request.POST.get("format", "csv")
+        if kind not in kinds:
+            error = "Choose one of the exports offered."
+        elif kind == "research" and fmt not in ("csv", "parquet"):
+            error = "Choose CSV or Parquet."
+        else:
+            options = {"fmt": fmt} if kind == "research" else {}
+            out = Path(tempfile.mkdtemp(prefix="pdva-download-")) / f"pdva-{kind}{SUFFIX[kind]}"
+            try:
+                result = run_export(kind, request.user, out, **options)
+            except ExportRefused as exc:
+                error = str(exc)
+            else:
+                # The temporary file is unlinked once opened: the download streams from the open handle.
+                stream = open(result.path, "rb")  # noqa: SIM115 - FileResponse closes it
+                result.path.unlink()
+                return FileResponse(stream, as_attachment=True, filename=result.path.name)
+    options = [(k, LABELS[k]) for k in kinds]
+    return render(
+        request, "exports/index.html", {"options": options, "error": error}, status=400 if error else 200
+    )
