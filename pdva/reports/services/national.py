@@ -220,7 +220,9 @@ def national_report(*, cutoff: dt.date | None = None, with_charts: bool = True) 
 NATIONAL_STRATA = ["all", "site", "dialysis", "technique", *d.EQUITY_STRATA]
 
 
-def national_context(a: Analysis, *, with_charts: bool = True, followup: pd.DataFrame | None = None) -> dict[str, Any]:
+def national_context(
+    a: Analysis, *, with_charts: bool = True, followup: pd.DataFrame | None = None
+) -> dict[str, Any]:
     """Template context from an analysis (database-free, so the benchmark can time it on synthetic data)."""
     table = common.prepare(a.table, suppress=True)
     counts = indicator_counts(a.derived.table)
