@@ -1,0 +1,201 @@
+"""Benchmark the de-identified research export on PostgreSQL against PostgreSQL's own COPY (the floor).
+
+    python bench/bench_exports.py           # 50,000 patients
+    python bench/bench_exports.py --quick   # 2,000 patients
+
+A dedicated database (pdva_bench_exports) is created and filled quickly: a synthetic cohort of TEMPLATE
+patients is seeded through the audited models, then replicated with INSERT ... SELECT (new ids and UUIDs,
+references shifted) to the target size; the replicas bypass the audit trail (benchmark only).
+
+Loading and measuring run in separate processes, so the peak memory reported is the export's own process.
+Reported: wall time, rows, rows per second, peak resident memory (and its growth during the export), and
+the ratio to `COPY (SELECT * FROM table) TO STDOUT` of the same ten tables read by psycopg (the floor).
+Targets: within 3x of the floor, peak memory under 300 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+BENCH_DB = "pdva_bench_exports"
+ADMIN_URL = os.environ.get("PDVA_BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+TEMPLATE = 500
+
+
+def db_url() -> str:
+    return ADMIN_URL.rsplit("/", 1)[0] + "/" + BENCH_DB
+
+
+def _setup_django() -> None:
+    os.environ["PDVA_DATABASE_URL"] = db_url()
+    os.environ.setdefault("PDVA_ENV", "test")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pdva.settings")
+    import django
+
+    django.setup()
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def load(patients: int) -> dict:
+    """Create the database, migrate, seed a template cohort and replicate it to ``patients``."""
+    import psycopg
+
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {BENCH_DB}")
+    _setup_django()
+    import datetime as dt
+
+    from django.core.management import call_command
+    from django.db import connection, transaction
+
+    from pdva.exports.tables import TABLES
+    from pdva.registry.synthetic import seed_cohort
+
+    call_command("migrate", verbosity=0)
+    template = min(TEMPLATE, patients)
+    started = time.perf_counter()
+    seed_cohort(sites=3, patients=template, years=5, seed=11, cutoff=dt.date(2025, 6, 1))
+    seeded = time.perf_counter() - started
+    copies = patients // template
+    replicated = [t for t in TABLES if t.patient_path is not None]
+    started = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        offsets = {}
+        for spec in replicated:
+            cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {spec.model._meta.db_table}")
+            offsets[spec.model] = cursor.fetchone()[0]
+        for spec in replicated:
+            table = spec.model._meta.db_table
+            columns, select = [], []
+            for f in spec.model._meta.concrete_fields:
+                columns.append(f.column)
+                if f.primary_key:
+                    select.append(f"{f.column} + %(k)s * {offsets[spec.model]}")
+                elif f.is_relation and f.related_model in offsets:
+                    select.append(f"{f.column} + %(k)s * {offsets[f.related_model]}")
+                elif f.name == "uuid":
+                    select.append("gen_random_uuid()")
+                elif f.name == "registry_id":
+                    select.append("registry_id || '-' || %(k)s")
+                else:
+                    select.append(f.column)
+            sql = (
+                f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(select)} "
+                f"FROM {table} WHERE id <= {offsets[spec.model]}"
+            )
+            for k in range(1, copies):
+                cursor.execute(sql, {"k": k})
+        cursor.execute("ANALYZE")
+    return {"patients": template * copies, "seed_s": seeded, "replicate_s": time.perf_counter() - started}
+
+
+def measure() -> dict:
+    """Time COPY of the ten research tables (the floor), then the research export, in this process."""
+    _setup_django()
+    from django.db import connection
+
+    from pdva.audit.context import audit_context
+    from pdva.exports.services import run_export
+    from pdva.exports.tables import RESEARCH_TABLES
+    from tests.factories import UserFactory, grant
+
+    before = rss_mb()
+    with connection.cursor() as cursor:
+        raw = cursor.connection
+        started = time.perf_counter()
+        copied = 0
+        for spec in RESEARCH_TABLES:
+            with raw.cursor().copy(f"COPY (SELECT * FROM {spec.model._meta.db_table}) TO STDOUT") as copy:
+                for block in copy:
+                    copied += len(block)
+        floor = time.perf_counter() - started
+    user = UserFactory(username="bench-auditor")
+    grant(user, "national_auditor")
+    results = {"copy_s": floor, "copy_mb": copied / 1e6, "rss_before_mb": before}
+    for fmt in ("csv", "parquet"):
+        with tempfile.TemporaryDirectory() as tmp:
+            started = time.perf_counter()
+            with audit_context(user):
+                result = run_export("research", user, Path(tmp) / f"research-{fmt}.zip", fmt=fmt)
+            wall = time.perf_counter() - started
+            results[fmt] = {
+                "wall_s": wall,
+                "rows": result.rows,
+                "rows_per_s": result.rows / wall,
+                "ratio_to_copy": wall / floor,
+                "file_mb": result.path.stat().st_size / 1e6 if result.path.exists() else None,
+                "peak_rss_mb": rss_mb(),
+            }
+    return results
+
+
+def main(quick: bool = False) -> None:
+    patients = 2_000 if quick else 50_000
+    env = {**os.environ, "PDVA_ENV": "test"}
+    script = str(Path(__file__).resolve())
+    loaded = json.loads(
+        subprocess.run(
+            [sys.executable, script, "--worker", "load", "--patients", str(patients)],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    print(
+        f"loaded {loaded['patients']:,} patients (seed {loaded['seed_s']:.1f}s, replicate {loaded['replicate_s']:.1f}s)",
+        flush=True,
+    )
+    out = (
+        subprocess.run(
+            [sys.executable, script, "--worker", "measure"],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    r = json.loads(out)
+    print(f"floor: COPY of the 10 research tables: {r['copy_s']:.2f}s ({r['copy_mb']:.0f} MB of text)")
+    print(f"process RSS before exporting: {r['rss_before_mb']:.0f} MB")
+    for fmt in ("csv", "parquet"):
+        x = r[fmt]
+        verdict = "ok" if x["ratio_to_copy"] <= 3 and x["peak_rss_mb"] < 300 else "MISSES TARGET"
+        print(
+            f"research export ({fmt}): {x['wall_s']:.2f}s, {x['rows']:,} rows, {x['rows_per_s']:,.0f} rows/s, "
+            f"{x['ratio_to_copy']:.2f}x the COPY floor (target <= 3x), peak RSS {x['peak_rss_mb']:.0f} MB "
+            f"(target < 300 MB), file {x['file_mb']:.1f} MB: {verdict}"
+        )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--worker", choices=["load", "measure"])
+    parser.add_argument("--patients", type=int, default=50_000)
+    args = parser.parse_args()
+    if args.worker == "load":
+        print(json.dumps(load(args.patients)))
+    elif args.worker == "measure":
+        print(json.dumps(measure()))
+    else:
+        main(quick=args.quick)
