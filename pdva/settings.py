@@ -129,6 +129,12 @@ AXES_ENABLED = ENV.axes_enabled
 
 OTP_TOTP_ISSUER = "pDVA Registry"
 
+# Risk model for risk-adjusted CUSUMs: "module:function" mapping the derived outcome table to predicted
+# 6-month failure risks; empty = Bernoulli CUSUM against the PROMISE II acceptable rate.
+PDVA_RISK_MODEL = os.environ.get("PDVA_RISK_MODEL", "").strip()
+if PDVA_RISK_MODEL and ":" not in PDVA_RISK_MODEL:
+    raise ConfigError(f"PDVA_RISK_MODEL must look like 'package.module:function', got {PDVA_RISK_MODEL!r}")
+
 EMAIL_BACKEND = ENV.email_backend
 EMAIL_HOST = ENV.email_host
 DEFAULT_FROM_EMAIL = ENV.email_from
