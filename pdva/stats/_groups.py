@@ -30,8 +30,11 @@ class Groups:
     n_groups: int
 
 
+_NO_LABELS = pd.DataFrame(index=pd.RangeIndex(1))  # shared, never mutated (callers get copies)
+
+
 def single_group(n: int) -> Groups:
-    return Groups(np.zeros(n, dtype=np.int64), pd.DataFrame(index=pd.RangeIndex(1)), 1)
+    return Groups(np.zeros(n, dtype=np.int64), _NO_LABELS, 1)
 
 
 def _columns(groups: GroupsLike) -> dict[str, pd.Series]:
