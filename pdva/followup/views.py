@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from django.db.models import Q
+from typing import Any
+
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -59,7 +61,8 @@ def compliance(request: HttpRequest) -> HttpResponse:
     counts: dict[int, dict[str, int]] = {}
     for item in followup_items(site_ids, today, statuses=("due", "overdue", "missed")):
         counts.setdefault(item.site_id, {"due": 0, "overdue": 0, "missed": 0})[item.status] += 1
-    rows = [(r, counts.get(r.site_id, {"due": 0, "overdue": 0, "missed": 0})) for r in report.sites]
+    empty = {"due": 0, "overdue": 0, "missed": 0}
+    rows = [(r, counts.get(r.site_id, empty) if r.site_id is not None else empty) for r in report.sites]
     rates, overall = asc.rates(site_ids)
     return render(
         request,
@@ -84,7 +87,7 @@ def digests(request: HttpRequest) -> HttpResponse:
 # --- linkage ------------------------------------------------------------------------------------------
 
 
-def _proposals_in_scope(user) -> object:  # type: ignore[no-untyped-def]
+def _proposals_in_scope(user: Any) -> QuerySet[LinkageProposal]:
     return LinkageProposal.objects.alive().filter(patient__site_id__in=data_manager_site_ids(user))
 
 

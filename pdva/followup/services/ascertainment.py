@@ -56,7 +56,8 @@ def parse(text: str, start: dt.date, end: dt.date) -> list[Listed]:
             ]
         )
     reader.fieldnames = header
-    rows, errors = [], []
+    rows: list[Listed] = []
+    errors: list[RowError] = []
     for number, raw in enumerate(reader, start=2):
         raw = {k: (v or "").strip() for k, v in raw.items() if k}
         if not any(raw.values()):
