@@ -175,3 +175,7 @@ def test_counting_and_sorting_paths_agree(data: tuple[np.ndarray, np.ndarray, np
         kaplan_meier(time[fine], event[fine], entry=entry[fine]).table,
         kaplan_meier(shifted[fine], event[fine], entry=entry[fine] + 0.5).table,
     )
+    same(
+        kaplan_meier_strata(time[fine], event[fine], group[fine], entry=entry[fine]).table,
+        kaplan_meier_strata(shifted[fine], event[fine], group[fine], entry=entry[fine] + 0.5).table,
+    )
