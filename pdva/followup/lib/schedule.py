@@ -24,8 +24,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -133,7 +134,12 @@ def available_versions() -> list[str]:
 
 
 def load_schedule(version: str = DEFAULT_VERSION) -> Schedule:
-    path = SCHEDULE_DIR / f"{version}.json"
+    return _load(SCHEDULE_DIR / f"{version}.json", version)
+
+
+@cache
+def _load(path: Path, version: str) -> Schedule:
+    """Schedules are immutable data: each file is parsed once per process."""
     if not path.is_file():
         raise ScheduleError(f"no schedule version {version!r}; available: {available_versions()}")
     schedule = Schedule.from_dict(json.loads(path.read_text()))
@@ -150,7 +156,7 @@ def anniversary(start: dt.date, years: int) -> dt.date:
         return start.replace(year=start.year + years, day=28)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: built by the thousand, and frozen dataclasses are slow to create
 class Window:
     code: str
     year: int | None  # annual visits only: the year after the procedure (2, 3, ...)
@@ -171,14 +177,16 @@ class Window:
 def windows(schedule: Schedule, procedure_date: dt.date) -> Iterator[Window]:
     """Every time point for life, in order: the fixed ones, then one per year (an endless iterator)."""
     day = dt.timedelta(days=1)
+    start = procedure_date.toordinal()
+    from_ordinal = dt.date.fromordinal
     for rule in schedule.timepoints:
         yield Window(
             rule.code,
             None,
             rule.label,
-            procedure_date + rule.open * day,
-            procedure_date + rule.target * day,
-            procedure_date + rule.close * day,
+            from_ordinal(start + rule.open),
+            from_ordinal(start + rule.target),
+            from_ordinal(start + rule.close),
             rule.expects,
         )
     annual = schedule.annual
@@ -215,7 +223,7 @@ class PatientCourse:
         return min(stops) if stops else None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class TimepointStatus:
     window: Window
     status: Status
@@ -223,7 +231,6 @@ class TimepointStatus:
     expects: tuple[str, ...] = ()  # what still applies (limb assessments dropped after a major amputation)
     limb_assessments_apply: bool = True
     reason: str = ""  # why not applicable
-    notes: tuple[str, ...] = field(default_factory=tuple)
 
 
 def _visit_for(window: Window, visits: Iterable[tuple[str, int | None, dt.date]]) -> dt.date | None:

@@ -20,7 +20,7 @@ from pdva.registry.models import Amputation, FollowUpVisit, Procedure, Site
 TWELVE_MONTH_CODE = "m12"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # treat as read-only; not frozen because frozen dataclasses are slow to build
 class FollowUpItem:
     procedure_id: int
     procedure_uuid: str
