@@ -273,7 +273,30 @@ def test_new_case_end_to_end(new_page, people, alice, bob, dave, gina):
     save(page, "section")
     assert m.PromAdministration.objects.get().responses == {"NRS": 3}
 
+    page.goto(case_url)
+    page.click("text=Add medication episode")
+    fill(
+        page,
+        "section",
+        "medication",
+        {
+            "agent": "rivaroxaban",
+            "indication": "post_dva",
+            "dose": "2.5",
+            "frequency": "bd",
+            "start_date": d(1),
+            "stop_date": d(91),
+            "stop_reason": "planned_end",
+        },
+    )
+    save(page, "section")
+    assert re.search(r"/cases/medication/[0-9a-f-]{36}/$", page.url), (
+        "the new record's address replaces /new/"
+    )
+    assert m.Medication.objects.get().drug_class == "anticoagulant"
+
     page.goto(f"/cases/patients/{patient.uuid}/")
+    assert "Rivaroxaban 2.5 mg" in page.inner_text(".bars")
     timeline = page.inner_text(".timeline")
     for text in (
         "Baseline assessment",

@@ -68,6 +68,7 @@ def test_htmx_save_swaps_the_section_in_place(alice, login, case_a):
     data["consentgovernance-nice_information_given"] = "yes"
     r = client.post(f"/cases/consent/new/{case_a.uuid}/", data, HTTP_HX_REQUEST="true")
     assert r.status_code == 200
+    assert "HX-Push-Url" not in r, "saved from the case page: the address stays the case page"
     body = r.content.decode()
     assert body.lstrip().startswith("<section") and "Saved: consent and governance checklist." in body
     consent = m.ConsentGovernance.objects.get(procedure=case_a)

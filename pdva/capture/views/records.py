@@ -113,7 +113,11 @@ def _after_save(request: HttpRequest, k: Kind, rec: Any, *, created: bool) -> Ht
         form = k.form(instance=fresh, parent=k.parent_of(fresh))
         context = form_context(request, k, form, rec=fresh, parent=k.parent_of(fresh))
         context["saved_message"] = f"{verb}: {k.title.lower()}."
-        return render(request, "capture/_record_form.html", context)
+        response = render(request, "capture/_record_form.html", context)
+        if created and "/new/" in request.headers.get("HX-Current-URL", ""):
+            # On the stand-alone "new" page, the address becomes the record's, so a reload cannot re-create it.
+            response["HX-Push-Url"] = reverse("capture:record", args=[k.slug, fresh.uuid])
+        return response
     messages.success(request, f"{verb}: {k.title.lower()}.")
     return redirect(case_url(rec))
 
@@ -204,4 +208,5 @@ def stage_preview(request: HttpRequest) -> HttpResponse:
         )
         context["glass"] = glass_stage(fp_eff, ip_eff)
         context["glass_cell"] = f"FP{fp_eff}-IP{ip_eff}"
+        context["glass_status"] = context["glass"].status.replace("_", " ")
     return render(request, "capture/_stage.html", context)
