@@ -135,6 +135,14 @@ PDVA_RISK_MODEL = os.environ.get("PDVA_RISK_MODEL", "").strip()
 if PDVA_RISK_MODEL and ":" not in PDVA_RISK_MODEL:
     raise ConfigError(f"PDVA_RISK_MODEL must look like 'package.module:function', got {PDVA_RISK_MODEL!r}")
 
+# API requests allowed per personal token per minute.
+try:
+    PDVA_API_RATE_LIMIT = int(os.environ.get("PDVA_API_RATE_LIMIT", "600"))
+except ValueError as exc:
+    raise ConfigError("PDVA_API_RATE_LIMIT must be a whole number of requests per minute") from exc
+if PDVA_API_RATE_LIMIT < 1:
+    raise ConfigError("PDVA_API_RATE_LIMIT must be at least 1")
+
 EMAIL_BACKEND = ENV.email_backend
 EMAIL_HOST = ENV.email_host
 DEFAULT_FROM_EMAIL = ENV.email_from
