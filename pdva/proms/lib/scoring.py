@@ -14,7 +14,7 @@ VQ6_ITEMS = tuple(f"VQ{i}" for i in range(1, 7))
 
 # research/prom_scoring_verified.md section 7: 4 options scored 1-4 and a total of 6-24 (higher = better)
 # are NOT verified against the licensed form. Shown as unverified wherever the total appears.
-VQ6_RULE = "vq6_sum_6_24"
+VQ6_RULE = "vq6_sum_6_24@unverified"  # rule id @ verification state (no published source checked)
 VQ6_VERIFIED = False
 VQ6_NOTE = "Unverified scoring rule: sum of six items scored 1-4 (6-24, higher = better); confirm against the licensed form."
 
