@@ -135,13 +135,20 @@ PDVA_RISK_MODEL = os.environ.get("PDVA_RISK_MODEL", "").strip()
 if PDVA_RISK_MODEL and ":" not in PDVA_RISK_MODEL:
     raise ConfigError(f"PDVA_RISK_MODEL must look like 'package.module:function', got {PDVA_RISK_MODEL!r}")
 
-# API requests allowed per personal token per minute.
-try:
-    PDVA_API_RATE_LIMIT = int(os.environ.get("PDVA_API_RATE_LIMIT", "600"))
-except ValueError as exc:
-    raise ConfigError("PDVA_API_RATE_LIMIT must be a whole number of requests per minute") from exc
-if PDVA_API_RATE_LIMIT < 1:
-    raise ConfigError("PDVA_API_RATE_LIMIT must be at least 1")
+
+def _positive_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, str(default)).strip()
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(f"{name} must be a whole number of at least 1, got {raw!r}")
+    return int(raw)
+
+
+PDVA_API_RATE_LIMIT = _positive_int("PDVA_API_RATE_LIMIT", 600)  # requests per token per minute
+PDVA_PROM_LINK_DAYS = _positive_int("PDVA_PROM_LINK_DAYS", 28)  # a patient's questionnaire link expires after
+PDVA_PROM_REMINDER_DAYS = _positive_int("PDVA_PROM_REMINDER_DAYS", 7)  # days between reminders
+PDVA_PROM_MAX_REMINDERS = _positive_int("PDVA_PROM_MAX_REMINDERS", 2)  # then reminders stop
+PDVA_PROM_EMAIL_TEMPLATES = "proms/email"
+PDVA_FOLLOWUP_DIGEST_TEMPLATE = "followup/email/digest.txt"
 
 EMAIL_BACKEND = ENV.email_backend
 EMAIL_HOST = ENV.email_host

@@ -33,6 +33,7 @@ class Cap(StrEnum):
     RESEARCH_EXPORT = "research_export"  # de-identified exports
     FULL_EXPORT = "full_export"
     ADMIN_REFERENCE = "admin_reference"
+    MANAGE_LINKAGE = "manage_linkage"  # national-data linkage proposals and case ascertainment
 
 
 MATRIX: dict[Role, frozenset[Cap]] = {
@@ -55,6 +56,7 @@ MATRIX: dict[Role, frozenset[Cap]] = {
             Cap.ANSWER_QUERY,
             Cap.VIEW_SITE_REPORTS,
             Cap.FULL_EXPORT,
+            Cap.MANAGE_LINKAGE,
         }
     ),
     Role.SITE_GOVERNANCE_LEAD: frozenset(

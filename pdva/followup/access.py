@@ -13,21 +13,10 @@ from django.shortcuts import render
 from pdva.accounts.access import can, site_ids_for
 from pdva.accounts.roles import Cap
 
-# Linkage and ascertainment are data-manager work: editing clinical data and raising queries.
-DATA_MANAGER_CAPS = (Cap.EDIT_CLINICAL, Cap.RAISE_QUERY)
-
 
 def data_manager_site_ids(user: Any) -> set[int]:
-    """Sites where the user can both edit clinical data and raise queries (the site data manager)."""
-    sets = [site_ids_for(user, cap) for cap in DATA_MANAGER_CAPS]
-    if any(s is None for s in sets):
-        known = [s for s in sets if s is not None]
-        if not known:
-            from pdva.registry.models import Site
-
-            return set(Site.objects.values_list("pk", flat=True))
-        return set.intersection(*known)
-    return set.intersection(*sets)  # type: ignore[arg-type]
+    """Sites where the user manages linkage and case ascertainment (the site data manager)."""
+    return site_ids_for(user, Cap.MANAGE_LINKAGE) or set()
 
 
 def require(

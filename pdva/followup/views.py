@@ -91,7 +91,7 @@ def _proposals_in_scope(user: Any) -> QuerySet[LinkageProposal]:
     return LinkageProposal.objects.alive().filter(patient__site_id__in=data_manager_site_ids(user))
 
 
-@require(Cap.EDIT_CLINICAL, Cap.RAISE_QUERY, all_of=True)
+@require(Cap.MANAGE_LINKAGE)
 @require_http_methods(["GET", "POST"])
 def linkage_index(request: HttpRequest) -> HttpResponse:
     user = request.user
@@ -120,7 +120,7 @@ def linkage_index(request: HttpRequest) -> HttpResponse:
     return render(request, "followup/linkage.html", {"form": form, "errors": errors, "batches": batches})
 
 
-@require(Cap.EDIT_CLINICAL, Cap.RAISE_QUERY, all_of=True)
+@require(Cap.MANAGE_LINKAGE)
 def linkage_batch(request: HttpRequest, pk: int) -> HttpResponse:
     user = request.user
     site_ids = data_manager_site_ids(user)
@@ -145,7 +145,7 @@ def linkage_batch(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@require(Cap.EDIT_CLINICAL, Cap.RAISE_QUERY, all_of=True)
+@require(Cap.MANAGE_LINKAGE)
 @require_POST
 def linkage_decide(request: HttpRequest, pk: int, decision: str) -> HttpResponse:
     proposal = get_object_or_404(_proposals_in_scope(request.user).select_related("patient", "batch"), pk=pk)
@@ -174,7 +174,7 @@ def linkage_decide(request: HttpRequest, pk: int, decision: str) -> HttpResponse
 # --- case ascertainment -------------------------------------------------------------------------------
 
 
-@require(Cap.EDIT_CLINICAL, Cap.RAISE_QUERY, all_of=True)
+@require(Cap.MANAGE_LINKAGE)
 @require_http_methods(["GET", "POST"])
 def ascertainment_index(request: HttpRequest) -> HttpResponse:
     user = request.user
@@ -206,7 +206,7 @@ def ascertainment_index(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require(Cap.EDIT_CLINICAL, Cap.RAISE_QUERY, all_of=True)
+@require(Cap.MANAGE_LINKAGE)
 def ascertainment_upload(request: HttpRequest, pk: int) -> HttpResponse:
     upload = get_object_or_404(
         AscertainmentUpload.objects.alive().filter(site_id__in=data_manager_site_ids(request.user)), pk=pk
