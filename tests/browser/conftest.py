@@ -44,7 +44,7 @@ def new_page(browser, live_server):  # type: ignore[no-untyped-def]
 
     def make(width: int = 1024, height: int = 900):  # type: ignore[no-untyped-def]
         context = browser.new_context(viewport={"width": width, "height": height}, base_url=live_server.url)
-        context.set_default_timeout(15_000)
+        context.set_default_timeout(30_000)  # the machine is shared: allow for load
         contexts.append(context)
         return context.new_page()
 

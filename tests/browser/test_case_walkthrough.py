@@ -41,7 +41,7 @@ def fill(page, scope: str, prefix: str, values: dict) -> None:  # type: ignore[n
 def save(page, scope: str) -> None:  # type: ignore[no-untyped-def]
     """Click the section's save button and wait for htmx to swap in the 'Saved' section."""
     page.locator(f"{scope} button[type=submit]").click()
-    page.wait_for_selector("section .saved", timeout=15_000)
+    page.wait_for_selector("section .saved")
 
 
 class Axe:

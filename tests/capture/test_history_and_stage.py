@@ -64,3 +64,9 @@ def test_live_stage(alice, login, params, expected):
 def test_baseline_form_asks_for_the_live_stage(alice, login, case_a):
     body = login(alice).get(f"/cases/baseline/new/{case_a.uuid}/").content.decode()
     assert 'id="stage-output"' in body and 'hx-get="/cases/stage/"' in body
+
+
+def test_saved_baseline_shows_its_stage_without_a_request(alice, login, case_a):
+    baseline = BaselineFactory(procedure=case_a, wifi_w=0, wifi_i=2, wifi_fi=3)
+    body = login(alice).get(f"/cases/baseline/{baseline.uuid}/").content.decode()
+    assert "W0-I2-fI3" in body and "disputed cell" in body

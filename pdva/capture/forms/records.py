@@ -317,6 +317,8 @@ class BaselineForm(CaptureForm):
                     "hx-target": "#stage-output",
                     "hx-swap": "innerHTML",
                     "hx-include": "closest form",
+                    # Quick changes: a newer request replaces one in flight, so an older answer never wins.
+                    "hx-sync": "#stage-output:replace",
                 }
             )
 

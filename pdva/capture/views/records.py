@@ -66,6 +66,7 @@ def form_context(request: HttpRequest, kind: Kind, form: Any, *, rec: Any, paren
         "locked_by": locked,
         "section_id": f"section-{kind.slug}" + (f"-{rec.uuid}" if rec is not None and rec.pk else "-new"),
         "is_baseline": kind.slug == "baseline",
+        "stage": baseline_stage_context(form.instance) if kind.slug == "baseline" else None,
     }
 
 
@@ -188,25 +189,59 @@ def _grade(request: HttpRequest, name: str, top: int) -> int | None:
     return value if 0 <= value <= top else None
 
 
+def stage_context(
+    w: int | None,
+    i: int | None,
+    fi: int | None,
+    fp: int | None,
+    ip: int | None,
+    *,
+    unsalvageable: bool = False,
+    fp_calcified: bool = False,
+    ip_calcified: bool = False,
+) -> dict[str, Any]:
+    """What the stage box shows: WIfI and GLASS stages with the lookup cell and its verification status."""
+    context: dict[str, Any] = {"unsalvageable": unsalvageable}
+    if None not in (w, i, fi):
+        result = wifi_stage(w, i, fi)  # type: ignore[arg-type]
+        context.update(
+            wifi=result, wifi_cell=f"W{w}-I{i}-fI{fi}", wifi_status=result.status.replace("_", " ")
+        )
+    if fp is not None and ip is not None:
+        fp_eff = segment_grade(fp, severe_calcification=fp_calcified)
+        ip_eff = segment_grade(ip, severe_calcification=ip_calcified)
+        glass = glass_stage(fp_eff, ip_eff)
+        context.update(
+            glass=glass, glass_cell=f"FP{fp_eff}-IP{ip_eff}", glass_status=glass.status.replace("_", " ")
+        )
+    return context
+
+
+def baseline_stage_context(baseline: m.Baseline) -> dict[str, Any]:
+    return stage_context(
+        baseline.wifi_w,
+        baseline.wifi_i,
+        baseline.wifi_fi,
+        baseline.glass_fp_grade,
+        baseline.glass_ip_grade,
+        unsalvageable=baseline.unsalvageable,
+        fp_calcified=baseline.glass_fp_severe_calcification,
+        ip_calcified=baseline.glass_ip_severe_calcification,
+    )
+
+
 @requires(Cap.VIEW_CLINICAL)
 @require_GET
 def stage_preview(request: HttpRequest) -> HttpResponse:
     """Live WIfI and GLASS stage while the grades are entered, with the lookup cell's verification status."""
-    w, i, fi = (_grade(request, n, 3) for n in ("wifi_w", "wifi_i", "wifi_fi"))
-    context: dict[str, Any] = {"unsalvageable": _param(request, "unsalvageable") in ("on", "true", "1")}
-    if None not in (w, i, fi):
-        context["wifi"] = wifi_stage(w, i, fi)  # type: ignore[arg-type]
-        context["wifi_cell"] = f"W{w}-I{i}-fI{fi}"
-        context["wifi_status"] = context["wifi"].status.replace("_", " ")
-    fp, ip = _grade(request, "glass_fp_grade", 4), _grade(request, "glass_ip_grade", 4)
-    if fp is not None and ip is not None:
-        fp_eff = segment_grade(
-            fp, severe_calcification=_param(request, "glass_fp_severe_calcification") == "on"
-        )
-        ip_eff = segment_grade(
-            ip, severe_calcification=_param(request, "glass_ip_severe_calcification") == "on"
-        )
-        context["glass"] = glass_stage(fp_eff, ip_eff)
-        context["glass_cell"] = f"FP{fp_eff}-IP{ip_eff}"
-        context["glass_status"] = context["glass"].status.replace("_", " ")
+    context = stage_context(
+        _grade(request, "wifi_w", 3),
+        _grade(request, "wifi_i", 3),
+        _grade(request, "wifi_fi", 3),
+        _grade(request, "glass_fp_grade", 4),
+        _grade(request, "glass_ip_grade", 4),
+        unsalvageable=_param(request, "unsalvageable") in ("on", "true", "1"),
+        fp_calcified=_param(request, "glass_fp_severe_calcification") == "on",
+        ip_calcified=_param(request, "glass_ip_severe_calcification") == "on",
+    )
     return render(request, "capture/_stage.html", context)
