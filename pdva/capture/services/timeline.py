@@ -126,7 +126,8 @@ def case_view(patient: m.Patient, procedure: m.Procedure) -> CaseView:
             r.get_indication_display(),
             "major" if r.is_major else "",
         )
-    for p in alive(procedure.proms.all()):
+    patient_level_proms = [p for p in alive(patient.proms.all()) if p.procedure_id is None]
+    for p in alive(procedure.proms.all()) + patient_level_proms:
         add(
             "prom",
             p,

@@ -30,7 +30,11 @@
     var form = e.target.closest && e.target.closest("form");
     if (form) applyBranching(form);
   });
-  document.addEventListener("DOMContentLoaded", function () { applyBranching(document); });
+  document.addEventListener("DOMContentLoaded", function () {
+    applyBranching(document);
+    var summary = document.querySelector(".error-summary");
+    if (summary) summary.focus();  // after a refused full-page save, start at the list of problems
+  });
   document.addEventListener("htmx:load", function (e) {
     applyBranching(e.detail.elt);
     var summary = e.detail.elt.querySelector && e.detail.elt.querySelector(".error-summary");
