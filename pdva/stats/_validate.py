@@ -50,28 +50,32 @@ def as_float(x: Any, name: str, *, allow_empty: bool = False) -> FloatArray:
     elif arr.dtype.kind not in "biuf":
         raise ValueError(f"{name} must be numeric, got dtype {arr.dtype}")
     out = np.asarray(arr, dtype=np.float64)
-    bad = ~np.isfinite(out)
-    if bad.any():
+    # min/max propagate NaN and expose ±inf without allocating masks; locate problems only on failure
+    if out.size and not np.isfinite(out.min() + out.max()):
         nan = np.isnan(out)
         if nan.any():
             raise ValueError(f"{name} contains missing (NaN) values: {_positions(nan)}")
-        raise ValueError(f"{name} contains infinite values: {_positions(bad)}")
+        raise ValueError(f"{name} contains infinite values: {_positions(~np.isfinite(out))}")
     return out
 
 
 def as_times(x: Any, name: str = "time") -> FloatArray:
     """Finite, non-negative follow-up times."""
     out = as_float(x, name)
-    neg = out < 0
-    if neg.any():
-        raise ValueError(f"{name} contains negative values: {_positions(neg)}")
+    if out.min() < 0:
+        raise ValueError(f"{name} contains negative values: {_positions(out < 0)}")
     return out
+
+
+def _small_ints(arr: NDArray[Any], lo: int, hi: int) -> bool:
+    """Integer-typed array whose values all lie in [lo, hi] (checked with two reductions)."""
+    return arr.dtype.kind in "iu" and arr.size > 0 and lo <= int(arr.min()) and int(arr.max()) <= hi
 
 
 def as_event(x: Any, name: str = "event") -> NDArray[np.int8]:
     """0/1 (or boolean) event indicator as int8."""
     arr = as_1d(x, name)
-    if arr.dtype == np.bool_:
+    if arr.dtype == np.bool_ or _small_ints(arr, 0, 1):
         return arr.astype(np.int8)
     vals = as_float(arr, name)
     bad = (vals != 0) & (vals != 1)
@@ -88,6 +92,8 @@ def as_cause(x: Any, name: str = "cause", *, n_causes: int | None = None) -> Int
     arr = as_1d(x, name)
     if arr.dtype == np.bool_:
         arr = arr.astype(np.int64)
+    if _small_ints(arr, 0, n_causes if n_causes is not None else np.iinfo(np.int64).max):
+        return arr.astype(np.int64, copy=False)
     vals = as_float(arr, name)
     bad = (vals != np.round(vals)) | (vals < 0)
     if n_causes is not None:
