@@ -141,6 +141,20 @@ class Cells:
         out[0] = self.count - out[1:].sum(axis=0)
         return out
 
+    def event_cells(self, codes: NDArray[Any], n_codes: int) -> tuple[IntArray, IntArray, IntArray]:
+        """Cells with a non-zero code: (cell index, per-code counts (n_codes-1) x rows, total count)."""
+        if self.order is not None and self.n_cells == self.order.size:
+            # no ties: cell i is sorted row i, so the counts are an indicator of the sorted codes
+            cs = codes[self.order]
+            row_cell = np.flatnonzero(cs)
+            cr = cs[row_cell]
+            dk = (cr[None, :] == np.arange(1, n_codes, dtype=cr.dtype)[:, None]).astype(np.int64)
+            return row_cell, dk, np.ones(row_cell.size, dtype=np.int64)
+        counts = self.cell_counts(codes, n_codes)
+        d_any = self.count - counts[0]
+        row_cell = np.flatnonzero(d_any > 0)
+        return row_cell, counts[1:, row_cell], d_any[row_cell]
+
     def locate(self, gq: IntArray, tq: FloatArray, side: str) -> IntArray:
         """Global cell index of the first cell of group gq with value >= tq (side='left') or > tq ('right')."""
         r = np.searchsorted(self.uniq, tq, side=side)  # type: ignore[call-overload]

@@ -38,7 +38,6 @@ class _CIFCore:
     groups: G.Groups
     cells: G.Cells
     n_causes: int
-    cell_cause: IntArray  # K x n_cells counts per cause
     row_cell: IntArray
     row_group: IntArray
     row_bounds: IntArray
@@ -79,16 +78,11 @@ class _CIFCore:
         k = int(n_causes) if n_causes is not None else max(1, int(c.max()))
 
         cells = G.sort_cells(t, grp.codes, grp.n_groups)
-        # int8 codes make the gather into sorted order ~5x cheaper than int64
-        all_counts = cells.cell_counts(c.astype(np.int8) if k < 127 else c, k + 1)
-        d_any = cells.count - all_counts[0]
-        counts = all_counts[1:]  # K x cells (kept for at())
-        row_cell = np.flatnonzero(d_any > 0)
+        # int8 codes make the gather into sorted order ~5x cheaper than int64. dk is causes x rows
+        # ("cause-major"), so per-row vectors broadcast along contiguous rows.
+        row_cell, dk, d = cells.event_cells(c.astype(np.int8) if k < 127 else c, k + 1)
         row_group = cells.group[row_cell]
         nr = cells.cum_count[cells.bounds[row_group + 1]] - cells.cum_count[row_cell]
-        # causes x rows ("cause-major"): per-row vectors broadcast along contiguous rows
-        dk = counts[:, row_cell]
-        d = d_any[row_cell]
         starts = G.segment_starts(row_group)
 
         s_after, _ = _km_product(nr, d, starts, greenwood=False)
@@ -107,7 +101,6 @@ class _CIFCore:
             groups=grp,
             cells=cells,
             n_causes=k,
-            cell_cause=counts,
             row_cell=row_cell,
             row_group=row_group,
             row_bounds=np.searchsorted(row_group, np.arange(grp.n_groups + 1), side="left"),
@@ -125,10 +118,10 @@ class _CIFCore:
         )
 
     @cached_property
-    def cum_cause(self) -> IntArray:
-        """(n_cells + 1) x K prefix sums of cause counts (only ``at()`` needs them)."""
-        cum = np.zeros((self.cells.n_cells + 1, self.n_causes), dtype=np.int64)
-        np.cumsum(self.cell_cause.T, axis=0, out=cum[1:])
+    def cum_event(self) -> IntArray:
+        """K x (rows + 1) prefix sums of the event counts over all event rows (for ``at()``)."""
+        cum = np.zeros((self.n_causes, self.time.size + 1), dtype=np.int64)
+        np.cumsum(self.n_event, axis=1, out=cum[:, 1:])
         return cum
 
     def table_arrays(self) -> tuple[IntArray, dict[str, Any]]:
@@ -179,9 +172,10 @@ class _CIFCore:
         cells = self.cells
         n_risk = cells.rows_ge(gq, tq)
         upto = cells.locate(gq, tq, "right")
-        cum = self.cum_cause[upto] - self.cum_cause[cells.bounds[gq]]  # (G*m) x K
+        j = np.searchsorted(self.row_cell, upto, side="left") - 1  # last event row at or before t
+        # events of each cause in the group up to t: prefix sums over event rows
+        cum = (self.cum_event[:, j + 1] - self.cum_event[:, self.row_bounds[gq]]).T  # (G*m) x K
         n_event = np.diff(cum.reshape(ng, m, k), axis=1, prepend=0).reshape(-1, k)
-        j = np.searchsorted(self.row_cell, upto, side="left") - 1
         has = (j >= self.row_bounds[gq])[:, None]
         jj = np.where(has[:, 0], j, 0)
         if self.time.size:
