@@ -104,7 +104,7 @@ class Procedure(ClinicalRecord):
     duration_minutes = models.PositiveIntegerField(null=True, blank=True, editable=False)
     age_at_procedure = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
 
-    # Case sign-off and locking (see pdva.registry.services.signoff).
+    # Case sign-off and locking (see pdva.capture.services.signoff).
     signed_off_at = models.DateTimeField(null=True, blank=True, editable=False)
     signed_off_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
