@@ -48,8 +48,6 @@ class _KMCore:
     groups: G.Groups
     cells: G.Cells
     entry_cells: G.Cells | None
-    cum_event: IntArray  # prefix sums over cells (length n_cells + 1)
-    cum_censor: IntArray
     row_cell: IntArray
     row_group: IntArray
     row_bounds: IntArray
@@ -94,24 +92,26 @@ class _KMCore:
                 )
 
         cells = G.sort_cells(t, groups.codes, groups.n_groups)
-        cell_event = cells.cell_sum(e)
-        cell_censor = cells.count - cell_event
-        cum_event = np.concatenate(([0], np.cumsum(cell_event)))
-        cum_censor = np.concatenate(([0], np.cumsum(cell_censor)))
-
-        row_cell = np.flatnonzero(cell_event > 0)
+        if cells.order is not None and cells.n_cells == t.size:
+            # no ties: cell i is sorted row i
+            row_cell = np.flatnonzero(e[cells.order])
+            d = np.ones(row_cell.size, dtype=np.int64)
+        else:
+            cell_event = cells.cell_sum(e)
+            row_cell = np.flatnonzero(cell_event > 0)
+            d = cell_event[row_cell]
         row_group = cells.group[row_cell]
         rtime = cells.value[row_cell]
-        d = cell_event[row_cell]
         # at risk: rows of the group at or after this cell
         nr = cells.cum_count[cells.bounds[row_group + 1]] - cells.cum_count[row_cell]
         entry_cells = None
         if ent is not None:
             entry_cells = G.sort_cells(ent, groups.codes, groups.n_groups)
             nr = nr - entry_cells.rows_ge(row_group, rtime)
-        # censored in [t_j, t_{j+1}) so that n_risk[j+1] = n_risk[j] - n_event[j] - n_censor[j]
+        # censored in [t_j, t_{j+1}) so that n_risk[j+1] = n_risk[j] - n_event[j] - n_censor[j]:
+        # every row in the cells from this event cell up to the next one, except this cell's events
         nxt = np.minimum(np.append(row_cell[1:], cells.n_cells), cells.bounds[row_group + 1])
-        ncens = cum_censor[nxt] - cum_censor[row_cell]
+        ncens = cells.cum_count[nxt] - cells.cum_count[row_cell] - d
 
         starts = G.segment_starts(row_group)
         surv, sigma = _km_product(nr, d, starts)
@@ -121,8 +121,6 @@ class _KMCore:
             groups=groups,
             cells=cells,
             entry_cells=entry_cells,
-            cum_event=cum_event,
-            cum_censor=cum_censor,
             row_cell=row_cell,
             row_group=row_group,
             row_bounds=row_bounds,
@@ -168,12 +166,12 @@ class _KMCore:
         if self.entry_cells is not None:
             n_risk = n_risk - self.entry_cells.rows_ge(gq, tq)
         upto = cells.locate(gq, tq, "right")  # cells with value <= t in group g end here
-        gstart = cells.bounds[gq]
-        ev = self.cum_event[upto] - self.cum_event[gstart]
-        ce = self.cum_censor[upto] - self.cum_censor[gstart]
-        n_event = _within_group_diff(ev, m)
-        n_censor = _within_group_diff(ce, m)
         j = np.searchsorted(self.row_cell, upto, side="left") - 1  # last event row at or before t
+        # cumulative events (prefix sums over event rows) and rows up to t within the group
+        ev = self.cum_event[j + 1] - self.cum_event[self.row_bounds[gq]]
+        rows = cells.cum_count[upto] - cells.cum_count[cells.bounds[gq]]
+        n_event = _within_group_diff(ev, m)
+        n_censor = _within_group_diff(rows - ev, m)
         has = j >= self.row_bounds[gq]
         jj = np.where(has, j, 0)
         if self.time.size:
@@ -213,8 +211,14 @@ class _KMCore:
     def group_totals(self) -> tuple[IntArray, IntArray]:
         b = self.cells.bounds
         n = self.cells.cum_count[b[1:]] - self.cells.cum_count[b[:-1]]
-        d = self.cum_event[b[1:]] - self.cum_event[b[:-1]]
+        rb = self.row_bounds
+        d = self.cum_event[rb[1:]] - self.cum_event[rb[:-1]]
         return n, d
+
+    @cached_property
+    def cum_event(self) -> IntArray:
+        """Prefix sums of events over the event rows (length rows + 1); only ``at()`` and totals need it."""
+        return np.concatenate(([0], np.cumsum(self.n_event)))
 
 
 def _km_product(
@@ -317,7 +321,7 @@ class KaplanMeierResult:
 
     @property
     def n_events(self) -> int:
-        return int(self._core.cum_event[-1])
+        return int(self._core.n_event.sum())
 
     @cached_property
     def table(self) -> pd.DataFrame:
