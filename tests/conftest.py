@@ -89,3 +89,39 @@ def verified_client(user) -> Client:  # type: ignore[no-untyped-def]
 @pytest.fixture
 def login():  # type: ignore[no-untyped-def]
     return verified_client
+
+
+# --- Browser tests -------------------------------------------------------------------------------
+# One Playwright driver and one Debian chromium for the whole session: Playwright's sync API marks an
+# event loop as running on this thread while it is open, so a second driver, or any later asyncio
+# user, would fail. Browser tests therefore also run last (see pytest_collection_modifyitems).
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def pytest_collection_modifyitems(session, config, items):  # type: ignore[no-untyped-def]
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
+@pytest.fixture(scope="session")
+def browser():  # type: ignore[no-untyped-def]
+    import os
+    from pathlib import Path
+
+    playwright_sync = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run ./scripts/setup.sh (installs Debian's chromium)")
+    # The driver's loop counts as "running" on this thread; Django's ORM calls from the test are still sync.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with playwright_sync.sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

@@ -61,3 +61,11 @@ def test_static_assets_are_found():
 
     assert finders.find("pdva/registry.css")
     assert finders.find("django_htmx/htmx-2.min.js")
+
+
+def test_nul_characters_in_a_query_are_refused_clearly(client):
+    api = client.get("/api/v1/patients", {"site": "\x004G"})
+    assert api.status_code == 400
+    assert api.json()["error"]["code"] == "invalid_request"
+    page = client.get("/", {"q": "a\x00b"})
+    assert page.status_code == 400 and b"NUL character" in page.content
