@@ -205,6 +205,28 @@ SAFETY_METHOD = (
     "denominator when its status is known: the event occurred, follow-up reached the end of the window, or "
     "the patient died within it."
 )
+# PROM change from baseline (clinical.md §7.12): measure -> (instrument, label, higher score = better).
+PROM_MEASURES: dict[str, tuple[str, str, bool]] = {
+    "eq5d_index": ("eq5d5l", "EQ-5D-5L index", True),
+    "eq5d_vas": ("eq5d5l", "EQ VAS (0-100)", True),
+    "vq6_total": ("vascuqol6", "VascuQoL-6 total (6-24, unverified rule)", True),
+    "pain_nrs": ("pain_nrs", "Pain NRS (0-10, lower = less pain)", False),
+}
+PROM_INSTRUMENTS = {"eq5d5l": "EQ-5D-5L", "vascuqol6": "VascuQoL-6", "pain_nrs": "Pain NRS"}
+# Follow-up time points for the change (schedule code -> report label, target day).
+PROM_CHANGE_TIMEPOINTS: dict[str, tuple[str, int]] = {
+    "m3": ("3 months", 91),
+    "m6": ("6 months", 182),
+    "m12": ("12 months", 365),
+}
+PROM_BASELINE_LOOKBACK_DAYS = 90
+PROM_BASELINE_RULE = (
+    f"Baseline value: the latest scored administration of the patient completed in the "
+    f"{PROM_BASELINE_LOOKBACK_DAYS} days up to and including the procedure date (linked to this procedure or "
+    "to no procedure); if there is none, the first scored administration labelled 'discharge' linked to the "
+    "procedure. Each measure takes its own baseline (a partial EQ-5D-5L can give a VAS but no index)."
+)
+
 OTHER_SUMMARIES: dict[str, str] = {
     "antithrombotic_days": (
         "Days on each antithrombotic class (antiplatelet, anticoagulant) from the procedure to death, last "
@@ -212,9 +234,21 @@ OTHER_SUMMARIES: dict[str, str] = {
         "among procedures with any episode of the class."
     ),
     "prom_change": (
-        "Change in PROM score (EQ-5D-5L index, VascuQoL-6, pain NRS) from the latest administration on or "
-        "before the procedure date to the 3-, 6- and 12-month administrations; mean and 95% t interval. "
-        "Uses scores derived by pdva.proms; unscored administrations are counted as 'not scored'."
+        "Change in PROM score from baseline to the 3-, 6- and 12-month administrations, per index procedure: "
+        "EQ-5D-5L index (the primary value set of pdva.proms), EQ VAS (0-100), VascuQoL-6 total (6-24; scoring "
+        "rule unverified) and pain NRS (0-10, lower = less pain). "
+        + PROM_BASELINE_RULE
+        + " Follow-up value: the "
+        "first scored administration labelled with the time point (3, 6 or 12 months) linked to the procedure. "
+        "Scores are those stored by pdva.proms; an administration it has not scored yet is scored with its "
+        "scoring functions at analysis time. Summary: number of pairs, mean change with a 95% t interval, and "
+        "the median change."
+    ),
+    "prom_completion": (
+        "PROM completion per time point: a complete administration of the instrument labelled with the time "
+        "point and linked to the procedure, among procedures for which the follow-up schedule expects it, "
+        "whose time-point window closed before the cut-off (or that already have one) and whose patient was "
+        "alive at the window's close. Wilson 95% CI."
     ),
     "length_of_stay": "Days from admission to discharge for the index procedure: median and IQR.",
     "followup_12m": (

@@ -7,12 +7,13 @@ report from the database and the 50,000-procedure benchmark. Rules are in ``defi
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from pdva.outcomes.frames import RegistryFrames
+from pdva.outcomes.proms import CompletionTarget, completion_targets, prom_columns
 
 MACE = ("mace_mi", "mace_stroke", "mace_cv_death")
 SAFETY_CATEGORIES = ("pain", "bleeding", "infection", "worsening_perfusion", "steal_syndrome", "mace")
@@ -37,6 +38,13 @@ class Derived:
     table: pd.DataFrame  # one row per index procedure
     issues: pd.DataFrame  # columns: procedure_id, patient_id, record, date, problem
     cutoff: dt.date
+    notes: dict = field(default_factory=dict)  # e.g. how many PROM administrations were scored here
+
+
+def _default_targets() -> list[CompletionTarget]:
+    from pdva.followup.lib.schedule import load_schedule
+
+    return completion_targets(load_schedule())
 
 
 def _days(dates: pd.Series, t0: pd.Series) -> np.ndarray:
@@ -92,7 +100,11 @@ def covered_days_vectorised(unit: np.ndarray, cls: np.ndarray, lo: np.ndarray, h
     return pd.Series(gain, index=df.index).groupby([df["unit"], df["cls"]]).sum()
 
 
-def derive(frames: RegistryFrames, cutoff: dt.date) -> Derived:
+def derive(
+    frames: RegistryFrames, cutoff: dt.date, *, prom_targets: list[CompletionTarget] | None = None
+) -> Derived:
+    """``prom_targets``: the (time point, instrument) pairs the follow-up schedule expects; default: the
+    default schedule of pdva.followup."""
     cut = pd.Timestamp(cutoff)
     p = frames.procedures[frames.procedures["procedure_date"] <= cut]
     # Deaths after the cut-off are not yet known to this analysis.
@@ -269,6 +281,16 @@ def derive(frames: RegistryFrames, cutoff: dt.date) -> Derived:
     in_window = (v_day >= FU_WINDOW[0]) & (v_day <= FU_WINDOW[1])
     done = pid.isin(visits["procedure_id"][in_window].unique())
 
+    targets = _default_targets() if prom_targets is None else prom_targets
+    prom = prom_columns(
+        p,
+        proms.assign(completion_status=proms["completion_status"].fillna("complete")),
+        cutoff_day=cutoff_day,
+        dead=dead,
+        death_day=death_day,
+        targets=targets,
+    )
+
     ts = p["technical_success"].map({"yes": 1.0, "no": 0.0}).astype(float)
     wound = p["wound_at_baseline"].map(lambda w: bool(w) if w is not pd.NA and w == w else False)
 
@@ -305,12 +327,19 @@ def derive(frames: RegistryFrames, cutoff: dt.date) -> Derived:
                 },
                 index=p.index,
             ),
+            prom,
         ],
         axis=1,
     )
     issue_cols = ["procedure_id", "patient_id", "record", "date", "problem"]
     issue_table = pd.concat(issues, ignore_index=True) if issues else pd.DataFrame(columns=issue_cols)
-    return Derived(table=table, issues=issue_table, cutoff=cutoff)
+    scored_here = int((proms["scored_here"] == True).sum())  # noqa: E712  (NA-safe)
+    return Derived(
+        table=table,
+        issues=issue_table,
+        cutoff=cutoff,
+        notes={"prom_scored_here": scored_here, "prom_targets": targets},
+    )
 
 
 # --- endpoint inputs: (time, event) for KM, (time, cause) for cumulative incidence ----------------------

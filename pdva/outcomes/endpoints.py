@@ -38,6 +38,7 @@ COLUMNS = [
     "estimate",
     "lower",
     "upper",
+    "median",
     "method",
 ]
 ALL = "all"
@@ -292,6 +293,68 @@ def _binary_rows(t: pd.DataFrame, stratum: str) -> pd.DataFrame:
     return pd.concat([o for o in out if len(o)], ignore_index=True) if out else pd.DataFrame(columns=COLUMNS)
 
 
+def _prom_change_rows(t: pd.DataFrame, stratum: str) -> pd.DataFrame:
+    """Mean change from baseline (95% t interval) and median per PROM measure and time point."""
+    g = _groups(t, stratum).to_numpy()
+    out = []
+    for measure, (_, label, _better) in d.PROM_MEASURES.items():
+        for code, (tp, day) in d.PROM_CHANGE_TIMEPOINTS.items():
+            col = f"prom_{measure}_{code}_change"
+            if col not in t:
+                continue
+            v = pd.DataFrame({"group": g, "v": t[col].to_numpy(dtype=float)}).dropna()
+            if v.empty:
+                continue
+            s = v.groupby("group")["v"].agg(["size", "mean", "std", "median"])
+            n = s["size"].to_numpy(dtype=float)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                half = sps.t.ppf(0.975, n - 1) * s["std"].to_numpy() / np.sqrt(n)
+            half = np.where(n > 1, half, np.nan)
+            out.append(
+                pd.DataFrame(
+                    {
+                        "endpoint": f"prom_change_{measure}",
+                        "label": f"Change in {label} from baseline",
+                        "kind": "change",
+                        "stratum": stratum,
+                        "group": s.index.to_numpy(),
+                        "timepoint": tp,
+                        "day": float(day),
+                        "n": n,
+                        "n_risk": np.nan,
+                        "events": np.nan,
+                        "estimate": s["mean"].to_numpy(),
+                        "lower": s["mean"].to_numpy() - half,
+                        "upper": s["mean"].to_numpy() + half,
+                        "median": s["median"].to_numpy(),
+                        "method": "mean change, 95% t interval; median",
+                    }
+                )
+            )
+    return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=COLUMNS)
+
+
+def _prom_completion_rows(t: pd.DataFrame, targets: Iterable, stratum: str) -> pd.DataFrame:
+    out = []
+    for tgt in targets:
+        done = t[f"prom_{tgt.instrument}_{tgt.code}_done"].to_numpy(dtype=bool)
+        due = t[f"prom_{tgt.instrument}_{tgt.code}_due"].to_numpy(dtype=bool)
+        out.append(
+            _proportion_rows(
+                f"prom_completion_{tgt.instrument}",
+                f"{d.PROM_INSTRUMENTS.get(tgt.instrument, tgt.instrument)} completed",
+                done,
+                due,
+                t,
+                stratum,
+                tgt.label,
+                float(tgt.target),
+            )
+        )
+    out = [o for o in out if len(o)]
+    return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=COLUMNS)
+
+
 def endpoint_table(derived: Derived, strata: Iterable[str] | None = None) -> pd.DataFrame:
     """Every endpoint overall ('all') and by each stratum variable."""
     t = derived.table
@@ -308,9 +371,11 @@ def endpoint_table(derived: Derived, strata: Iterable[str] | None = None) -> pd.
         parts.append(_binary_rows(t, stratum))
         parts.append(_rate_rows(t, stratum))
         parts.append(_summary_rows(t, stratum))
+        parts.append(_prom_change_rows(t, stratum))
+        parts.append(_prom_completion_rows(t, derived.notes.get("prom_targets", []), stratum))
     parts = [p for p in parts if len(p)]
-    out = pd.concat(parts, ignore_index=True)[COLUMNS]
-    for col in ("n", "n_risk", "events", "estimate", "lower", "upper", "day"):
+    out = pd.concat(parts, ignore_index=True).reindex(columns=COLUMNS)
+    for col in ("n", "n_risk", "events", "estimate", "lower", "upper", "median", "day"):
         out[col] = pd.to_numeric(out[col], errors="coerce")
     return out
 

@@ -44,7 +44,20 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "adverse_events": ("procedure_id", "onset_date", "category"),
     "medications": ("patient_id", "drug_class", "start_date", "stop_date"),
-    "proms": ("patient_id", "procedure_id", "instrument", "timepoint", "completed_date", "score"),
+    # One row per PROM administration with its measure values (pdva.outcomes.proms.administration_values).
+    "proms": (
+        "patient_id",
+        "procedure_id",
+        "instrument",
+        "timepoint",
+        "completed_date",
+        "completion_status",
+        "eq5d_index",
+        "eq5d_vas",
+        "vq6_total",
+        "pain_nrs",
+        "scored_here",
+    ),
 }
 DATE_COLUMNS = {
     "procedure_date",

@@ -16,6 +16,13 @@ import pdva
 from pdva.outcomes.derive import Derived, derive
 from pdva.outcomes.endpoints import endpoint_table
 from pdva.outcomes.frames import RegistryFrames
+from pdva.outcomes.proms import (
+    PRIMARY_METHOD_PREFIX,
+    SCORED_STATUSES,
+    CompletionTarget,
+    administration_values,
+    completion_targets,
+)
 from pdva.reference.tables import CURRENT
 from pdva.registry import choices as c
 from pdva.registry import models as m
@@ -123,17 +130,52 @@ def load_frames(site_ids: Collection[int] | None, *, operator_id: int | None = N
             start_date="start_date",
             stop_date="stop_date",
         ),
-        proms=rows(
-            m.PromAdministration,
-            by_patient,
-            patient_id="patient_id",
-            procedure_id="procedure_id",
-            instrument="instrument",
-            timepoint="timepoint",
-            completed_date="completed_date",
-            score="score",
-        ),
+        proms=prom_rows(by_patient),
     )
+
+
+def prom_rows(by_patient: dict) -> pd.DataFrame:
+    """PROM administrations with their measure values. Scores stored by pdva.proms are used; an
+    administration it has not scored yet is scored with its pure scoring function (the EQ-5D index mapping
+    needs the age at completion, read from the encrypted identity only for those administrations)."""
+    fields = (
+        "patient_id",
+        "procedure_id",
+        "instrument",
+        "timepoint",
+        "completed_date",
+        "completion_status",
+        "responses",
+        "score",
+        "score_method",
+        "patient__sex",
+    )
+    adms = list(m.PromAdministration.objects.alive().filter(**by_patient).values(*fields))
+    need_age = {
+        a["patient_id"]
+        for a in adms
+        if a["instrument"] == "eq5d5l"
+        and not (a["score_method"] or "").startswith(PRIMARY_METHOD_PREFIX["eq5d5l"])
+        and a["completion_status"] in SCORED_STATUSES
+    }
+    identities = {i.patient_id: i for i in m.PatientIdentity.objects.filter(patient_id__in=sorted(need_age))}
+    for a in adms:
+        identity = identities.get(a["patient_id"])
+        a["age"] = identity.age_on(a["completed_date"]) if identity is not None else None
+        a["sex"] = a["patient__sex"]
+    values = administration_values(adms)
+    base = pd.DataFrame(
+        adms,
+        columns=[
+            "patient_id",
+            "procedure_id",
+            "instrument",
+            "timepoint",
+            "completed_date",
+            "completion_status",
+        ],
+    )
+    return pd.concat([base, values], axis=1)
 
 
 @dataclass
@@ -161,6 +203,15 @@ def provenance(cutoff: dt.date) -> dict:
     }
 
 
+def current_prom_targets() -> list[CompletionTarget] | None:
+    """The PROM time points of the follow-up schedule adopted in pdva.followup (None: its default)."""
+    try:
+        from pdva.followup.services.items import current_schedule
+    except ImportError:
+        return None
+    return completion_targets(current_schedule())
+
+
 def analyse(
     site_ids: Collection[int] | None,
     cutoff: dt.date | None = None,
@@ -170,7 +221,7 @@ def analyse(
 ) -> Analysis:
     cutoff = cutoff or dt.date.today()
     frames = load_frames(site_ids, operator_id=operator_id)
-    derived = derive(frames, cutoff)
+    derived = derive(frames, cutoff, prom_targets=current_prom_targets())
     table = endpoint_table(derived, strata)
     return Analysis(
         cutoff=cutoff,

@@ -27,7 +27,8 @@ def suppress_table(table: pd.DataFrame, threshold: int = SMALL_NUMBER_THRESHOLD)
 
     Rates use patient-years as ``n_risk``: that column is not a head count and is left alone for them.
     """
-    out = table.copy().astype({c: object for c in (*COUNT_COLUMNS, "estimate", "lower", "upper")})
+    values = [c for c in ("estimate", "lower", "upper", "median") if c in table]
+    out = table.copy().astype({c: object for c in (*COUNT_COLUMNS, *values)})
     flag = np.zeros(len(out), dtype=bool)
     rate = (out["kind"] == "rate").to_numpy() if "kind" in out else np.zeros(len(out), dtype=bool)
     for col in COUNT_COLUMNS:
@@ -44,7 +45,7 @@ def suppress_table(table: pd.DataFrame, threshold: int = SMALL_NUMBER_THRESHOLD)
     comp_small &= (table["kind"] == "proportion").to_numpy() if "kind" in table else True
     out.loc[comp_small, "events"] = None
     flag |= comp_small
-    for col in ("estimate", "lower", "upper"):
+    for col in values:
         out.loc[flag, col] = None
     out["suppressed"] = flag
     return out
