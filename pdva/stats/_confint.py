@@ -20,7 +20,9 @@ from ._validate import FloatArray
 CONF_TYPES = ("log", "log-log", "plain")
 
 
-def transform_ci(p: FloatArray, sigma: FloatArray, z: float, conf_type: str) -> tuple[FloatArray, FloatArray]:
+def transform_ci(
+    p: FloatArray, sigma: FloatArray, z: float, conf_type: str, *, overwrite_sigma: bool = False
+) -> tuple[FloatArray, FloatArray]:
     # compute everywhere, then blank the undefined points with a mask store (cheaper than np.where)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if conf_type == "plain":
@@ -34,7 +36,8 @@ def transform_ci(p: FloatArray, sigma: FloatArray, z: float, conf_type: str) -> 
             undefined = p <= 0
         elif conf_type == "log-log":
             logp = np.log(p)
-            theta = sigma * z
+            theta = sigma if overwrite_sigma else sigma.copy()  # (a temporary of the caller's)
+            theta *= z
             theta /= logp  # negative: log p < 0
             lower = np.negative(theta)
             np.exp(lower, out=lower)

@@ -81,22 +81,22 @@ class _CIFCore:
         # int8 codes make the gather into sorted order ~5x cheaper than int64. dk is causes x rows
         # ("cause-major"), so per-row vectors broadcast along contiguous rows.
         row_cell, dk, d = cells.event_cells(c.astype(np.int8) if k < 127 else c, k + 1)
-        row_group = cells.group[row_cell]
-        nr = cells.cum_count[cells.bounds[row_group + 1]] - cells.cum_count[row_cell]
+        row_group = cells.group_of(row_cell)
+        nr = cells.rows_before(cells.bounds[row_group + 1]) - cells.rows_before(row_cell)
         starts = G.segment_starts(row_group)
 
         s_after, _ = _km_product(nr, d, starts, greenwood=False)
         s_prev = G.seg_shift(s_after, starts, 1.0)
         nf = nr.astype(np.float64)
         dkf = dk.astype(np.float64)
-        cif = G.seg_cumsum(s_prev * dkf / nf, starts)
+        cif = G.seg_cumsum(dkf * (s_prev / nf), starts, inplace=True)
         # round-off can leave 1 - 1e-16 where every subject has had this cause; the log-log CI is
         # undefined at exactly 1, so snap values within a few ulps onto the boundary
         cif[cif > 1.0 - 1e-14] = 1.0  # (segment sums of non-negative terms are never below 0)
         se = _variance(variance, nf, d.astype(np.float64), dkf, s_prev, s_after, cif, starts)
         np.sqrt(se, out=se)
         with np.errstate(divide="ignore", invalid="ignore"):
-            lower, upper = transform_ci(cif, se / cif, z, conf_type)
+            lower, upper = transform_ci(cif, se / cif, z, conf_type, overwrite_sigma=True)
         return cls(
             groups=grp,
             cells=cells,
@@ -267,20 +267,27 @@ def _variance(
     cif: FloatArray,
     starts: IntArray,
 ) -> FloatArray:
-    """Var F(t) = F²Σα − 2F·Σ(αF_j + γ) + Σ(αF_j² + 2γF_j + β), clipped at 0 (causes x rows)."""
+    """Var F(t) = F²·Σα − 2F·Σ(αF_j + γ) + Σ(αF_j² + 2γF_j + β), clipped at 0 (causes x rows).
+
+    Uses αF_j² + 2γF_j + β = F_j(αF_j + γ) + γF_j + β and reuses the term buffers in place.
+    """
     alpha, beta, gamma = _variance_terms(variance, n, d, dk, s_prev, s_after)
-    af = alpha * cif  # broadcasts a per-row alpha (delta method) to causes x rows
-    term_c = af * cif
-    term_c += beta
-    gf = gamma * cif
-    gf *= 2.0
-    term_c += gf
-    af += gamma
-    sum_c = G.seg_cumsum(term_c, starts)
-    sum_b = G.seg_cumsum(af, starts)
-    sum_a = G.seg_cumsum(alpha, starts)
-    var = cif * cif
-    var *= sum_a
+    b_term = alpha * cif  # broadcasts a per-row alpha (delta method) to causes x rows
+    b_term += gamma
+    np.multiply(gamma, cif, out=gamma)  # γF_j
+    beta += gamma
+    np.multiply(b_term, cif, out=gamma)  # F_j(αF_j + γ)
+    c_term = beta
+    c_term += gamma
+    sum_a = G.seg_cumsum(alpha, starts, inplace=True)
+    sum_b = G.seg_cumsum(b_term, starts, inplace=True)
+    sum_c = G.seg_cumsum(c_term, starts, inplace=True)
+    if sum_a.shape == cif.shape:
+        var = sum_a
+        var *= cif
+    else:
+        var = cif * sum_a
+    var *= cif
     sum_b *= cif
     sum_b *= 2.0
     var -= sum_b

@@ -92,7 +92,7 @@ class _KMCore:
                 )
 
         cells = G.sort_cells(t, groups.codes, groups.n_groups)
-        if cells.order is not None and cells.n_cells == t.size:
+        if cells.order is not None and cells.counts is None:
             # no ties: cell i is sorted row i
             row_cell = np.flatnonzero(e[cells.order])
             d = np.ones(row_cell.size, dtype=np.int64)
@@ -100,10 +100,10 @@ class _KMCore:
             cell_event = cells.cell_sum(e)
             row_cell = np.flatnonzero(cell_event > 0)
             d = cell_event[row_cell]
-        row_group = cells.group[row_cell]
+        row_group = cells.group_of(row_cell)
         rtime = cells.value[row_cell]
         # at risk: rows of the group at or after this cell
-        nr = cells.cum_count[cells.bounds[row_group + 1]] - cells.cum_count[row_cell]
+        nr = cells.rows_before(cells.bounds[row_group + 1]) - cells.rows_before(row_cell)
         entry_cells = None
         if ent is not None:
             entry_cells = G.sort_cells(ent, groups.codes, groups.n_groups)
@@ -111,7 +111,7 @@ class _KMCore:
         # censored in [t_j, t_{j+1}) so that n_risk[j+1] = n_risk[j] - n_event[j] - n_censor[j]:
         # every row in the cells from this event cell up to the next one, except this cell's events
         nxt = np.minimum(np.append(row_cell[1:], cells.n_cells), cells.bounds[row_group + 1])
-        ncens = cells.cum_count[nxt] - cells.cum_count[row_cell] - d
+        ncens = cells.rows_before(nxt) - cells.rows_before(row_cell) - d
 
         starts = G.segment_starts(row_group)
         surv, sigma = _km_product(nr, d, starts)
@@ -169,7 +169,7 @@ class _KMCore:
         j = np.searchsorted(self.row_cell, upto, side="left") - 1  # last event row at or before t
         # cumulative events (prefix sums over event rows) and rows up to t within the group
         ev = self.cum_event[j + 1] - self.cum_event[self.row_bounds[gq]]
-        rows = cells.cum_count[upto] - cells.cum_count[cells.bounds[gq]]
+        rows = cells.rows_before(upto) - cells.rows_before(cells.bounds[gq])
         n_event = _within_group_diff(ev, m)
         n_censor = _within_group_diff(rows - ev, m)
         has = j >= self.row_bounds[gq]
@@ -210,7 +210,7 @@ class _KMCore:
 
     def group_totals(self) -> tuple[IntArray, IntArray]:
         b = self.cells.bounds
-        n = self.cells.cum_count[b[1:]] - self.cells.cum_count[b[:-1]]
+        n = self.cells.rows_before(b[1:]) - self.cells.rows_before(b[:-1])
         rb = self.row_bounds
         d = self.cum_event[rb[1:]] - self.cum_event[rb[:-1]]
         return n, d
@@ -317,7 +317,7 @@ class KaplanMeierResult:
 
     @property
     def n(self) -> int:
-        return int(self._core.cells.count.sum())
+        return self._core.cells.n_rows
 
     @property
     def n_events(self) -> int:
