@@ -236,3 +236,41 @@ def test_cgvhd_matches_sas_lifetest(variance: str) -> None:
         assert got.cif == pytest.approx(row.cif, abs=1e-6)
         assert got.lower == pytest.approx(row.lower, abs=1e-6)
         assert got.upper == pytest.approx(row.upper, abs=1e-6)
+
+
+def _delta_variance_by_hand(time: np.ndarray, cause: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Dinse–Larson delta-method variance summed term by term (stats.md §1.3), O(times^2)."""
+    ts = np.unique(time[cause > 0])
+    n = np.array([(time >= t).sum() for t in ts], dtype=float)
+    d = np.array([((time == t) & (cause > 0)).sum() for t in ts], dtype=float)
+    dk = np.array([((time == t) & (cause == k)).sum() for t in ts], dtype=float)
+    s_prev = np.cumprod(np.r_[1.0, 1 - d / n])[:-1]
+    f = np.cumsum(s_prev * dk / n)
+    var = np.empty(ts.size)
+    for i in range(ts.size):
+        total = 0.0
+        for j in range(i + 1):
+            diff = f[i] - f[j]
+            if diff != 0:  # the n = d term enters only with a zero factor
+                total += diff**2 * d[j] / (n[j] * (n[j] - d[j]))
+            total += s_prev[j] ** 2 * dk[j] * (n[j] - dk[j]) / n[j] ** 3
+            total -= 2 * diff * s_prev[j] * dk[j] / n[j] ** 2
+        var[i] = total
+    return ts, var
+
+
+def test_delta_variance_by_hand_including_all_fail_last_time() -> None:
+    """Where everyone left at the last time fails (n = d), the delta variance stays finite here; sksurv's
+    Dinse_Approx then returns NaN and collapses every CI to the point estimate."""
+    rng = np.random.default_rng(12)
+    time = rng.integers(0, 25, 120).astype(float)
+    cause = rng.choice([0, 1, 2], size=120, p=[0.3, 0.4, 0.3])
+    last = time.max()
+    cause[time == last] = 1  # n = d at the final time
+    res = cumulative_incidence(time, cause, variance="delta").table
+    for k in (1, 2):
+        ts, var = _delta_variance_by_hand(time, cause, k)
+        sub = res[res.cause == k]
+        np.testing.assert_array_equal(sub.time, ts)
+        np.testing.assert_allclose(sub.std_err**2, var, rtol=1e-10, atol=1e-15)
+        assert np.isfinite(sub.std_err).all()
