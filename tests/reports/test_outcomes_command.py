@@ -50,3 +50,26 @@ def test_site_json_is_not_suppressed(cohort):  # type: ignore[no-untyped-def]
     afs = [r for r in doc["rows"] if r["endpoint"] == "afs" and r["stratum"] == "all"]
     assert [r["timepoint"] for r in afs] == ["30 days", "6 months", "12 months", "2 years"]
     assert all(r["n_risk"] is not None for r in afs)
+
+
+def test_json_has_prom_change_and_completion_by_stratum(cohort):  # type: ignore[no-untyped-def]
+    doc = _json("--strata", "all,dialysis")
+    change = [r for r in doc["rows"] if r["kind"] == "change"]
+    assert {r["endpoint"] for r in change} == {
+        "prom_change_eq5d_index",
+        "prom_change_eq5d_vas",
+        "prom_change_vq6_total",
+        "prom_change_pain_nrs",
+    }
+    assert {r["timepoint"] for r in change} <= {"3 months", "6 months", "12 months"}
+    assert {r["stratum"] for r in change} == {"all", "dialysis"}
+    for r in change:
+        if r["suppressed"]:
+            assert r["estimate"] is None and r["median"] is None and r["n"] is None
+        else:
+            assert r["n"] >= 5 and r["lower"] <= r["estimate"] <= r["upper"] and r["median"] is not None
+    overall = [r for r in change if r["stratum"] == "all" and not r["suppressed"]]
+    assert overall, "the seeded cohort has PROM pairs"
+    completion = [r for r in doc["rows"] if r["endpoint"].startswith("prom_completion_")]
+    assert {r["timepoint"] for r in completion} >= {"3 months", "6 months", "12 months"}
+    assert all(r["kind"] == "proportion" for r in completion)

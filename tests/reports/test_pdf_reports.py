@@ -24,14 +24,28 @@ def test_quarterly_governance_report(cohort, tmp_path):  # type: ignore[no-untyp
         "1. Summary of outcomes",
         "2. Survival and cumulative-incidence curves",
         "3. Safety",
-        "4. Outcomes by subgroup",
-        "5. Governance, follow-up and data quality",
-        "6. Comparison with published results (external)",
-        "7. Methods and definitions",
-        "8. Caveats on small numbers",
-        "9. Reproducibility",
+        "4. Patient-reported outcomes",
+        "5. Outcomes by subgroup",
+        "6. Governance, follow-up and data quality",
+        "7. Comparison with published results (external)",
+        "8. Methods and definitions",
+        "9. Caveats on small numbers",
+        "10. Reproducibility",
     ):
         assert heading in text, heading
+    proms = text[text.index("4. Patient-reported outcomes") : text.index("5. Outcomes by subgroup")]
+    for part in (
+        "Change from baseline per index procedure",
+        "EQ-5D-5L index",
+        "EQ VAS (0-100)",
+        "VascuQoL-6 total",
+        "Pain NRS",
+        "Mean change (95% CI)",
+        "PROM completion per time point",
+        "PROM change at 12 months by dialysis dependence",
+        "Baseline value: the latest scored administration",
+    ):
+        assert part in proms, part
     assert "period 2025Q4" in text
     assert "Amputation-free survival" in text and "Open serious or device-related adverse events" in text
     assert "EXTERNAL: published results" in text and "PROMISE II" in text

@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from pdva.outcomes import definitions as d
-from pdva.outcomes.suppress import suppress_table
+from pdva.outcomes.suppress import suppress_count, suppress_table
 
 PERIOD = re.compile(r"^(\d{4})Q([1-4])$")
 HEADLINE = [
@@ -89,6 +89,11 @@ def fmt_value(row: pd.Series | dict) -> str:
     if is_missing(est):
         return "not estimable"
     kind = row["kind"]
+    if kind == "change":
+        places = 3 if "eq5d_index" in str(row.get("endpoint", "")) else 1
+        if is_missing(lo) or is_missing(hi):
+            return f"{est:+.{places}f} (CI not estimable)"
+        return f"{est:+.{places}f} ({lo:+.{places}f} to {hi:+.{places}f})"
     if kind == "rate":
         return f"{est:.2f} ({lo:.2f}-{hi:.2f})"
     if kind == "summary":
@@ -213,6 +218,7 @@ def sap_context() -> dict:
         "timepoints": d.TIMEPOINTS,
         "threshold": d.SMALL_NUMBER_THRESHOLD,
         "case_mix": d.CASE_MIX_STATEMENT,
+        "prom_baseline_rule": d.PROM_BASELINE_RULE,
     }
 
 
@@ -238,3 +244,109 @@ def followup_compliance(
     out = df.groupby("site", as_index=False).sum()
     out["source"] = "pdva.outcomes"
     return out
+
+
+PROM_SUBGROUP_TIMEPOINT = "12 months"
+
+
+def _fmt_median(row: pd.Series) -> str:
+    med = row.get("median")
+    if is_missing(med):
+        return "suppressed" if row.get("suppressed") else "-"
+    places = 3 if "eq5d_index" in str(row["endpoint"]) else 1
+    return f"{med:+.{places}f}"
+
+
+def prom_change_rows(table: pd.DataFrame) -> list[dict]:
+    """Overall PROM change from baseline: one row per measure and time point (n pairs, mean, CI, median)."""
+    allrows = table[(table["stratum"] == "all") & (table["kind"] == "change")]
+    rows = []
+    for measure, (_, label, better) in d.PROM_MEASURES.items():
+        for tp, _day in d.PROM_CHANGE_TIMEPOINTS.values():
+            hit = allrows[(allrows["endpoint"] == f"prom_change_{measure}") & (allrows["timepoint"] == tp)]
+            if hit.empty:
+                rows.append(
+                    {"label": label, "timepoint": tp, "n": "0", "value": "no pairs yet", "median": "-"}
+                )
+                continue
+            r = hit.iloc[0]
+            rows.append(
+                {
+                    "label": label,
+                    "timepoint": tp,
+                    "n": fmt_count(r["n"], r["suppressed"]),
+                    "value": fmt_value(r),
+                    "median": _fmt_median(r),
+                    "better": "higher" if better else "lower",
+                }
+            )
+    return rows
+
+
+def prom_completion_rows(table: pd.DataFrame) -> list[dict]:
+    allrows = table[(table["stratum"] == "all") & table["endpoint"].str.startswith("prom_completion_")]
+    rows = []
+    for r in allrows.sort_values(["day", "endpoint"]).to_dict("records"):
+        rows.append(
+            {
+                "instrument": r["label"].removesuffix(" completed"),
+                "timepoint": r["timepoint"],
+                "done": fmt_count(r["events"], r["suppressed"]),
+                "due": fmt_count(r["n"], r["suppressed"]),
+                "value": fmt_value(r),
+            }
+        )
+    return rows
+
+
+def prom_stratum_tables(
+    table: pd.DataFrame, strata: list[str] | None = None, timepoint: str = PROM_SUBGROUP_TIMEPOINT
+) -> list[dict]:
+    """PROM change at one time point by subgroup: group, pairs (EQ-5D index), and the mean change per measure."""
+    change = table[(table["kind"] == "change") & (table["timepoint"] == timepoint)]
+    out = []
+    for stratum in strata or list(d.STRATA):
+        sub = change[change["stratum"] == stratum]
+        if sub.empty:
+            continue
+        rows = []
+        for g in sorted(sub["group"].unique(), key=str):
+            gsub = sub[sub["group"] == g]
+            cells = []
+            for measure in d.PROM_MEASURES:
+                hit = gsub[gsub["endpoint"] == f"prom_change_{measure}"]
+                cells.append(
+                    {
+                        "n": fmt_count(hit.iloc[0]["n"], hit.iloc[0]["suppressed"]) if len(hit) else "0",
+                        "value": fmt_value(hit.iloc[0]) if len(hit) else "-",
+                    }
+                )
+            rows.append({"group": g, "cells": cells})
+        out.append({"key": stratum, "label": d.STRATA[stratum], "rows": rows})
+    return out
+
+
+def prom_context(table: pd.DataFrame, derived: Any = None, suppress: bool = False) -> dict:
+    """Everything the PROM section of a report shows."""
+    note = ""
+    if derived is not None and len(derived.table):
+        src = derived.table["prom_eq5d_index_base_source"]
+
+        def count(x: int) -> str:
+            return suppress_count(x) if suppress else str(x)
+
+        note = (
+            f"EQ-5D-5L index baselines: {count(int((src == 'pre-procedure').sum()))} pre-procedure, "
+            f"{count(int((src == 'discharge').sum()))} at discharge, {count(int((src == '').sum()))} none. "
+            f"{count(derived.notes.get('prom_scored_here', 0))} administration(s) not yet scored by pdva.proms "
+            "were scored at analysis time with its scoring functions."
+        )
+    return {
+        "change": prom_change_rows(table),
+        "completion": prom_completion_rows(table),
+        "strata": prom_stratum_tables(table),
+        "subgroup_timepoint": PROM_SUBGROUP_TIMEPOINT,
+        "measures": [label for _, label, _ in d.PROM_MEASURES.values()],
+        "baseline_rule": d.PROM_BASELINE_RULE,
+        "note": note,
+    }

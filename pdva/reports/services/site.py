@@ -241,6 +241,7 @@ def site_report(
         "strata": common.stratum_tables(table),
         "safety": common.safety_rows(table),
         "safety_windows": list(d.SAFETY_WINDOWS),
+        "proms": common.prom_context(table, a.derived, suppress),
         "charts": curve_charts(a, suppress) if with_charts else [],
         "governance": governance_compliance(site, procedures, suppress),
         "completeness": data_completeness(procedures, suppress),

@@ -19,6 +19,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from pdva.outcomes import definitions as d
 from pdva.outcomes.derive import window_status
 from pdva.outcomes.load import analyse
 from pdva.registry import models as m
@@ -57,18 +58,21 @@ def _visit_improvement(frames, t: pd.DataFrame, days: int) -> tuple[np.ndarray, 
     return pid.isin(better).to_numpy(), pid.isin(assessed).to_numpy()
 
 
-def _qol_improvement(frames, t: pd.DataFrame, days: int) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
-    """Quality-of-life improvement: an EQ-5D-5L or VascuQoL-6 score above the pre-procedure score by ``days``."""
-    p = frames.proms[frames.proms["instrument"].isin(["eq5d5l", "vascuqol6"]) & frames.proms["score"].notna()]
-    p = p.merge(frames.procedures[["procedure_id", "procedure_date"]], on="procedure_id")
-    p["day"] = (p["completed_date"] - p["procedure_date"]).dt.days
-    p["score"] = p["score"].astype(float)
-    base = p[p["day"] <= 0].sort_values("day").groupby(["procedure_id", "instrument"])["score"].last()
-    follow = p[(p["day"] > 0) & (p["day"] <= days)].groupby(["procedure_id", "instrument"])["score"].max()
-    both = pd.concat([base.rename("base"), follow.rename("follow")], axis=1).dropna().reset_index()
-    better = both[both["follow"] > both["base"]]["procedure_id"].unique()
-    pid = t["procedure_id"]
-    return pid.isin(better).to_numpy(), pid.isin(both["procedure_id"].unique()).to_numpy()
+def _qol_improvement(t: pd.DataFrame, days: int) -> tuple[np.ndarray, np.ndarray]:
+    """Quality-of-life improvement by ``days``: at the latest PROM time point due by then (3, 6 or 12 months)
+    with a baseline pair, the EQ-5D-5L index or the VascuQoL-6 total is above baseline (pdva.outcomes PROM
+    change; baseline rule in the statistical analysis plan)."""
+    improved = np.zeros(len(t), dtype=bool)
+    known = np.zeros(len(t), dtype=bool)
+    for code, (_, target) in d.PROM_CHANGE_TIMEPOINTS.items():
+        if target > days:
+            continue
+        changes = [t[f"prom_{m}_{code}_change"].to_numpy(dtype=float) for m in ("eq5d_index", "vq6_total")]
+        has = np.logical_or.reduce([~np.isnan(c) for c in changes])
+        better = np.logical_or.reduce([np.nan_to_num(c, nan=0.0) > 0 for c in changes])
+        improved = np.where(has, better, improved)  # a later time point replaces an earlier one
+        known |= has
+    return improved & known, known
 
 
 def outcome_grid(a) -> pd.DataFrame:  # type: ignore[no-untyped-def]
@@ -83,7 +87,7 @@ def outcome_grid(a) -> pd.DataFrame:  # type: ignore[no-untyped-def]
         cols[f"Major amputation | {tp}"] = _status(
             *window_status(t, t["amp_day"].to_numpy(dtype=float), days)
         )
-        cols[f"Quality of life improvement | {tp}"] = _status(*_qol_improvement(a.frames, t, days))
+        cols[f"Quality of life improvement | {tp}"] = _status(*_qol_improvement(t, days))
         for label, key in SAFETY_KEYS.items():
             cols[f"{label} | {tp}"] = _status(
                 *window_status(t, t[f"ae_{key}_day"].to_numpy(dtype=float), days)

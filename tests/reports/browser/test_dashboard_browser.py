@@ -32,6 +32,7 @@ def test_dashboard_renders_and_email_button_records_failure(page, live_server, t
         "#endpoints",
         "#curves",
         "#safety",
+        "#proms",
         "#strata",
         "#governance",
         "#published",
@@ -39,6 +40,9 @@ def test_dashboard_renders_and_email_button_records_failure(page, live_server, t
     ):
         assert page.locator(section).is_visible(), section
     assert page.locator("#curves svg").count() >= 3
+    proms = page.locator("#proms").inner_text()
+    assert "Change from baseline" in proms and "PROM completion per time point" in proms
+    assert page.locator("#proms table.prom-change tbody tr").count() == 12  # 4 measures x 3 time points
     page.get_by_role("button", name="Email it to the governance lead now").click()
     page.locator("#sends td").first.wait_for()
     assert "failed" in page.locator("#sends").inner_text() or "sent" in page.locator("#sends").inner_text()
