@@ -311,6 +311,7 @@ def derive(
                     "n_planned_reint": n_planned,
                     "n_unplanned_reint": n_unplanned,
                     "wound_at_baseline": wound.to_numpy(dtype=bool),
+                    "heart_failure": p["heart_failure"].fillna("not_known").astype(str).to_numpy(),
                     "healing_day": healing_day,
                     "primary_loss_day": primary_loss,
                     "assisted_loss_day": first_occlusion,

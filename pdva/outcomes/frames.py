@@ -29,6 +29,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "wifi_stage",
         "dialysis_dependent",
         "wound_at_baseline",
+        "heart_failure",
     ),
     "deaths": ("patient_id", "date_of_death"),
     "amputations": ("patient_id", "limb", "date", "is_major"),

@@ -58,6 +58,7 @@ def load_frames(site_ids: Collection[int] | None, *, operator_id: int | None = N
             "baseline__dialysis_dependent",
             "baseline__wound_count",
             "baseline__wifi_w",
+            "baseline__heart_failure",
         )
     )
     procedures = [
@@ -78,6 +79,7 @@ def load_frames(site_ids: Collection[int] | None, *, operator_id: int | None = N
             "rutherford": r["baseline__rutherford"],
             "wifi_stage": 5 if r["baseline__unsalvageable"] else r["baseline__wifi_stage"],
             "dialysis_dependent": r["baseline__dialysis_dependent"] or c.NOT_KNOWN,
+            "heart_failure": r["baseline__heart_failure"] or c.NOT_KNOWN,
             "wound_at_baseline": bool(
                 (r["baseline__wound_count"] or 0) > 0 or (r["baseline__wifi_w"] or 0) > 0
             ),

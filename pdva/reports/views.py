@@ -83,7 +83,25 @@ def index(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def sap(request: HttpRequest) -> HttpResponse:
-    return render(request, "reports/sap.html", {"sap": common.sap_context()})
+    return render(request, "reports/sap.html", {"sap": common.sap_context(), **risk_model_context()})
+
+
+def risk_model_context() -> dict[str, Any]:
+    """The configured risk model and, when it can describe itself, its fit (registry-wide aggregates)."""
+    from django.conf import settings
+
+    from pdva.reports.services.appraisal import risk_model
+
+    setting = getattr(settings, "PDVA_RISK_MODEL", "")
+    context: dict[str, Any] = {"risk_model_setting": setting, "risk_model": None, "risk_model_error": ""}
+    model = risk_model()
+    describe = getattr(model, "describe", None)
+    if describe is not None:
+        try:
+            context["risk_model"] = describe()
+        except ValueError as exc:
+            context["risk_model_error"] = str(exc)
+    return context
 
 
 @require_cap(Cap.VIEW_SITE_REPORTS)

@@ -4,6 +4,7 @@ registry, with a learning-curve CUSUM and a VLAD chart."""
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 from importlib import import_module
 from typing import Any
 
@@ -33,8 +34,11 @@ UNACCEPTABLE_FAILURE = 1 - d.PROMISE_II_AFS_GOAL  # failure rate at the performa
 
 
 def risk_model():  # type: ignore[no-untyped-def]
-    """A configured risk model ('module:function' in settings.PDVA_RISK_MODEL, mapping the derived table to
-    predicted 6-month failure risks), or None."""
+    """The risk model named in settings.PDVA_RISK_MODEL ('module:function'), or None.
+
+    Protocol: ``fn(rows, *, cutoff)`` maps rows of the derived table to predicted 6-month failure risks, as an
+    array or as an object with ``.risk`` and ``.summary`` (see pdva.outcomes.risk, the built-in model).
+    """
     path = getattr(settings, "PDVA_RISK_MODEL", "")
     if not path:
         return None
@@ -42,12 +46,22 @@ def risk_model():  # type: ignore[no-untyped-def]
     return getattr(import_module(module), name)
 
 
+def predicted_risks(model, rows: pd.DataFrame, cutoff: dt.date) -> tuple[np.ndarray, dict | None]:  # type: ignore[no-untyped-def]
+    """(risks, model summary or None) from a configured model; ValueError if it cannot predict."""
+    accepts_cutoff = "cutoff" in inspect.signature(model).parameters
+    out = model(rows, cutoff=cutoff) if accepts_cutoff else model(rows)
+    risk = np.asarray(getattr(out, "risk", out), dtype=float)
+    if risk.shape != (len(rows),) or not np.all((risk > 0) & (risk < 1)):
+        raise ValueError("the risk model must return one risk strictly between 0 and 1 per case")
+    return risk, getattr(out, "summary", None)
+
+
 def _value(table: pd.DataFrame, key: str, tp: str) -> str:
     hit = table[(table["stratum"] == "all") & (table["endpoint"] == key) & (table["timepoint"] == tp)]
     return common.fmt_value(hit.iloc[0]) if len(hit) else "-"
 
 
-def learning_curve(t: pd.DataFrame) -> dict[str, Any]:
+def learning_curve(t: pd.DataFrame, cutoff: dt.date | None = None) -> dict[str, Any]:
     t = t.sort_values(["procedure_date", "procedure_id"])
     death = t["death_day"].to_numpy(dtype=float)
     occurred, known = window_status(t, np.fmin(t["amp_day"].to_numpy(dtype=float), death), 183)
@@ -55,14 +69,23 @@ def learning_curve(t: pd.DataFrame) -> dict[str, Any]:
     if len(y) == 0:
         return {"available": False, "reason": "No case has reached 6 months of follow-up yet."}
     model = risk_model()
+    summary, fallback = None, ""
+    risk = None
     if model is not None:
-        risk = np.asarray(model(t[known]), dtype=float)
+        try:
+            risk, summary = predicted_risks(model, t[known], cutoff or dt.date.today())
+        except ValueError as exc:  # e.g. too few registry cases to fit the model
+            fallback = f"The configured risk model ({settings.PDVA_RISK_MODEL}) could not be used: {exc}. "
+    if risk is not None:
         h = stats.cusum_threshold(risk, odds_ratio=2.0, n_cases=len(y), n_sim=2000, seed=1)
         res = stats.ra_cusum(risk, y, odds_ratio=2.0, threshold=h)
         chart, method = (
             res.upper,
-            "Risk-adjusted CUSUM (Steiner 2000), odds ratio 2 against the configured risk model",
+            "Risk-adjusted CUSUM (Steiner 2000): each case weighted by its predicted 6-month risk of amputation "
+            f"or death from the configured risk model ({settings.PDVA_RISK_MODEL}); the chart tests an odds "
+            "ratio of 2 against 1; threshold h for a 5% false-alarm probability over the series.",
         )
+        kind = "risk-adjusted"
     else:
         risk = np.full(len(y), ACCEPTABLE_FAILURE)
         odds = (UNACCEPTABLE_FAILURE / (1 - UNACCEPTABLE_FAILURE)) / (
@@ -70,14 +93,21 @@ def learning_curve(t: pd.DataFrame) -> dict[str, Any]:
         )
         h = stats.cusum_threshold(risk, odds_ratio=odds, n_cases=max(len(y), 10), n_sim=2000, seed=1)
         chart = stats.bernoulli_cusum(y, p0=ACCEPTABLE_FAILURE, p1=UNACCEPTABLE_FAILURE, threshold=h)
-        method = (
+        method = fallback + (
             f"Bernoulli CUSUM (no risk model configured): acceptable 6-month failure (amputation or death) "
             f"rate {100 * ACCEPTABLE_FAILURE:.1f}% (PROMISE II) against {100 * UNACCEPTABLE_FAILURE:.0f}% "
             f"(the PROMISE II performance goal); threshold h for a 5% false-alarm probability over the series."
         )
+        kind = "bernoulli"
+    expected = float(risk.sum())
     v = stats.vlad(risk, y)
     return {
         "available": True,
+        "kind": kind,
+        "risk_model": summary,
+        "observed": int(y.sum()),
+        "expected": f"{expected:.1f}",
+        "o_e": f"{y.sum() / expected:.2f}" if expected > 0 else "-",
         "method": method,
         "n": len(y),
         "failures": int(y.sum()),
@@ -87,7 +117,11 @@ def learning_curve(t: pd.DataFrame) -> dict[str, Any]:
             chart.values,
             chart.threshold,
             chart.signals,
-            title="Learning curve: CUSUM of 6-month amputation or death",
+            title=(
+                "Learning curve: risk-adjusted CUSUM of 6-month amputation or death"
+                if kind == "risk-adjusted"
+                else "Learning curve: Bernoulli CUSUM of 6-month amputation or death"
+            ),
         ),
         "vlad_svg": charts.vlad_chart(v, title="VLAD: expected minus observed 6-month failures"),
         "vlad_end": f"{v[-1]:+.1f}",
@@ -145,7 +179,7 @@ def appraisal_report(operator: m.Operator, *, cutoff: dt.date | None = None) -> 
         "n_cases": len(t),
         "comparison": comparison,
         "cases": cases,
-        "learning": learning_curve(own.derived.table),
+        "learning": learning_curve(own.derived.table, cutoff),
         "provenance": own.provenance,
         "sap": common.sap_context(),
         "published": common.published_rows(),
