@@ -175,6 +175,10 @@ class Column:
     decimal: tuple[int, int] | None = None
     model_field: models.Field | None = field(default=None, repr=False)
     free_text: bool = False
+    # How a research value is derived from its sources, for engines that do not run ``fn`` (the SQL fast
+    # path): "" (unchanged), "pseudonym" (arg: kind), "days", "top_code", "codes", "item" (arg: code), "json".
+    transform: str = ""
+    transform_arg: str = ""
 
 
 @dataclass
@@ -371,6 +375,8 @@ def research_columns(spec: TableSpec, state: ResearchState, *, allow_free_text: 
             fn=lambda v, kind=model_name: pseudo(kind, v),
             derivation="keyed hash of the record under a random key used for this export only",
             required=True,
+            transform="pseudonym",
+            transform_arg=model_name,
         )
     )
     if patient_source not in ("id", "patient_id"):
@@ -383,6 +389,8 @@ def research_columns(spec: TableSpec, state: ResearchState, *, allow_free_text: 
                 fn=lambda v: pseudo("patient", v),
                 references="patients",
                 required=True,
+                transform="pseudonym",
+                transform_arg="patient",
             )
         )
     if spec.name == "patients":
@@ -396,6 +404,8 @@ def research_columns(spec: TableSpec, state: ResearchState, *, allow_free_text: 
                 fn=lambda v: pseudo("site", v),
                 model_field=site,
                 required=True,
+                transform="pseudonym",
+                transform_arg="site",
             )
         )
     for f in model._meta.concrete_fields:
@@ -417,6 +427,8 @@ def research_columns(spec: TableSpec, state: ResearchState, *, allow_free_text: 
                     references=FK_TABLE.get(f.name, ""),
                     required=is_required(f),
                     model_field=f,
+                    transform="pseudonym",
+                    transform_arg=kind,
                 )
             )
             continue
@@ -426,20 +438,21 @@ def research_columns(spec: TableSpec, state: ResearchState, *, allow_free_text: 
             col.units = "days"
             col.derivation = f"{f.name} as days from the patient's first index procedure (day 0); calendar dates are not exported"
             col.fn = lambda day, pid: lib.days_between(day, state.index_date.get(pid))
+            col.transform = "days"
             cols.append(col)
             continue
         if type_ == "datetime":
             continue
         col = _base_column(model, f, f.name, type_, (f.attname,))
         if f.name == "age_at_procedure":
-            col.fn = lib.band_age
+            col.fn, col.transform = lib.band_age, "top_code"
             col.derivation += f"; ages of {lib.AGE_TOP_CODE} and over are reported as {lib.AGE_TOP_CODE}"
         elif type_ == "json" and multi_choices(model, f.name):
-            col.type, col.fn = "codes", lambda v: "|".join(v) if v else ""
+            col.type, col.fn, col.transform = "codes", (lambda v: "|".join(v) if v else ""), "codes"
         elif f.name == "responses":
             continue  # expanded into one column per item below
         elif type_ == "json":
-            col.fn = _json_text
+            col.fn, col.transform = _json_text, "json"
         cols.append(col)
     if spec.name == "proms":
         codes = sorted({code for items in ITEMS.values() for code in items}, key=_item_order)
@@ -452,6 +465,8 @@ def research_columns(spec: TableSpec, state: ResearchState, *, allow_free_text: 
                     sources=("responses",),
                     fn=lambda responses, code=code: (responses or {}).get(code),
                     derivation="raw response level from the PROM administration (no item wording is stored)",
+                    transform="item",
+                    transform_arg=code,
                 )
             )
     return TableColumns(spec, cols, patient_source).compile()

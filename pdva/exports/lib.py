@@ -21,15 +21,32 @@ def band_age(age: int | None) -> int | None:
     return min(age, AGE_TOP_CODE)
 
 
-class Pseudonymiser:
-    """Per-export pseudonyms: a keyed hash of (kind, internal id) under a random key that is never stored,
-    so pseudonyms are stable within one export and cannot be linked across exports or back to the registry."""
+HMAC_BLOCK = 64  # SHA-256 block size in bytes
 
-    def __init__(self, key: bytes, *, length: int = 12) -> None:
+
+def hmac_pads(key: bytes) -> tuple[bytes, bytes]:
+    """The inner and outer padded keys of HMAC-SHA256 (RFC 2104), so a database can compute the same HMAC
+    as ``sha256(outer || sha256(inner || message))`` with nothing but its built-in sha256()."""
+    if len(key) > HMAC_BLOCK:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(HMAC_BLOCK, b"\0")
+    return bytes(b ^ 0x36 for b in key), bytes(b ^ 0x5C for b in key)
+
+
+class Pseudonymiser:
+    """Per-export pseudonyms: HMAC-SHA256 of "kind:internal id" under a random key that is never stored,
+    so pseudonyms are stable within one export and cannot be linked across exports or back to the registry.
+
+    The first ``length`` hex digits are kept. The same function runs in SQL for the PostgreSQL fast path
+    (see pdva.exports.research_sql), so both paths give the same pseudonyms for the same key."""
+
+    def __init__(self, key: bytes, *, length: int = 16) -> None:
         if len(key) < 16:
             raise ValueError("pseudonym key must be at least 16 bytes")
-        self._key = key
-        self._length = length
+        if not 8 <= length <= 64:
+            raise ValueError("pseudonym length must be 8 to 64 hex digits")
+        self.key = key
+        self.length = length
         self._memo: dict[tuple[str, object], str] = {}
 
     def __call__(self, kind: str, value: object) -> str | None:
@@ -38,10 +55,7 @@ class Pseudonymiser:
         memo_key = (kind, value)
         found = self._memo.get(memo_key)
         if found is None:
-            digest = hashlib.blake2b(
-                f"{kind}:{value}".encode(), key=self._key[:64], digest_size=self._length
-            ).hexdigest()
-            found = digest[: self._length]
+            found = hmac.new(self.key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()[: self.length]
             if len(self._memo) > 200_000:  # bounded memo: memory stays flat on large exports
                 self._memo.clear()
             self._memo[memo_key] = found
@@ -83,6 +97,7 @@ class HashingWriter:
         self.stream = stream
         self.sha256 = hashlib.sha256()
         self.size = 0
+        self.rows: int | None = None  # set by writers that know how many rows they wrote
 
     def write(self, data: bytes) -> int:
         self.sha256.update(data)

@@ -11,10 +11,13 @@ import datetime as dt
 import io
 import json
 import os
+import queue
 import shutil
 import tempfile
+import threading
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -119,9 +122,12 @@ class ParquetSink:
 SINKS = {"csv": CsvSink, "parquet": ParquetSink}
 
 
-def snapshot() -> Any:
-    """A consistent read of the registry for the length of the export (REPEATABLE READ on PostgreSQL)."""
+def snapshot(*, read_only: bool = True) -> Any:
+    """A consistent read of the registry for the length of the export (REPEATABLE READ on PostgreSQL).
+
+    ``read_only=False`` still changes nothing in the registry; it lets the export create TEMP tables."""
     atomic = transaction.atomic()
+    mode = "REPEATABLE READ READ ONLY" if read_only else "REPEATABLE READ"
 
     class _Snapshot:
         def __enter__(self) -> None:
@@ -129,7 +135,7 @@ def snapshot() -> Any:
             atomic.__enter__()
             if outermost and connection.vendor == "postgresql":
                 with connection.cursor() as cursor:
-                    cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    cursor.execute(f"SET TRANSACTION ISOLATION LEVEL {mode}")
 
         def __exit__(self, *exc: Any) -> Any:
             return atomic.__exit__(*exc)
@@ -159,6 +165,76 @@ def batch_rows(
     return [table.convert(r) for r in raw]
 
 
+def pipe(blocks: Iterable[bytes], writer: Any, *, depth: int = 4) -> None:
+    """Write ``blocks`` into ``writer`` on a helper thread, so compressing and hashing (which release the
+    GIL) overlap with producing the next blocks. At most ``depth`` blocks wait in between (memory stays flat)."""
+    pending: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
+    failed: list[BaseException] = []
+
+    def drain() -> None:
+        while (block := pending.get()) is not None:
+            if not failed:
+                try:
+                    writer.write(block)
+                except BaseException as exc:  # reported on the caller's thread below
+                    failed.append(exc)
+
+    worker = threading.Thread(target=drain, name="pdva-export-writer", daemon=True)
+    worker.start()
+    try:
+        for block in blocks:
+            if failed:
+                break
+            pending.put(block)
+    finally:
+        pending.put(None)
+        worker.join()
+    if failed:
+        raise failed[0]
+
+
+class ZipOut:
+    """The export zip, written member by member (each hashed and counted as it streams in) and moved into
+    place only when complete, with a manifest of every member's SHA-256, size and row count."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        out.parent.mkdir(parents=True, exist_ok=True)
+        self.partial = out.with_name(out.name + ".partial")
+        self.zf = zipfile.ZipFile(self.partial, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1)
+        self.files: dict[str, dict[str, Any]] = {}
+
+    @contextmanager
+    def member(self, name: str) -> Iterator[lib.HashingWriter]:
+        """A binary stream into a new member; set ``.rows`` on it to record a row count."""
+        info = zipfile.ZipInfo(name, date_time=FIXED_ZIP_TIME)
+        info.compress_type = zipfile.ZIP_STORED if name.endswith(".parquet") else zipfile.ZIP_DEFLATED
+        with self.zf.open(info, "w", force_zip64=True) as dst:
+            writer = lib.HashingWriter(dst)
+            yield writer
+        self.files[name] = {"sha256": writer.hexdigest(), "bytes": writer.size}
+        if writer.rows is not None:
+            self.files[name]["rows"] = writer.rows
+
+    def add_file(self, name: str, path: Path, rows: int | None = None) -> None:
+        with open(path, "rb") as src, self.member(name) as writer:
+            shutil.copyfileobj(src, writer, 1 << 20)
+            writer.rows = rows
+
+    def close(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        manifest = {**manifest, "files": self.files}
+        info = zipfile.ZipInfo("manifest.json", date_time=FIXED_ZIP_TIME)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        self.zf.writestr(info, json.dumps(manifest, indent=2, sort_keys=True, default=_json_default))
+        self.zf.close()
+        os.replace(self.partial, self.out)
+        return manifest
+
+    def abort(self) -> None:
+        self.zf.close()
+        self.partial.unlink(missing_ok=True)
+
+
 class ZipAssembler:
     """Collects table files written in a temporary directory and writes the final zip with a manifest."""
 
@@ -181,30 +257,18 @@ class ZipAssembler:
     def finish(self, out: Path, manifest: dict[str, Any], extras: list[Path]) -> dict[str, Any]:
         for sink in self.sinks.values():
             sink.close()
-        files: dict[str, Any] = {}
-        members: list[tuple[str, Path, int | None]] = [
-            (sink.path.name, sink.path, sink.rows) for sink in self.sinks.values()
-        ]
-        members += [(p.name, p, None) for p in extras]
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp_out = out.with_name(out.name + ".partial")
-        with zipfile.ZipFile(tmp_out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
-            for name, path, rows in members:
-                info = zipfile.ZipInfo(name, date_time=FIXED_ZIP_TIME)
-                info.compress_type = zipfile.ZIP_STORED if name.endswith(".parquet") else zipfile.ZIP_DEFLATED
-                with open(path, "rb") as src, zf.open(info, "w") as dst:
-                    writer = lib.HashingWriter(dst)
-                    shutil.copyfileobj(src, writer, 1 << 20)
-                files[name] = {"sha256": writer.hexdigest(), "bytes": writer.size}
-                if rows is not None:
-                    files[name]["rows"] = rows
-            manifest = {**manifest, "files": files}
-            info = zipfile.ZipInfo("manifest.json", date_time=FIXED_ZIP_TIME)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, json.dumps(manifest, indent=2, sort_keys=True, default=_json_default))
-        os.replace(tmp_out, out)
-        self.dir.cleanup()
-        return manifest
+        zout = ZipOut(out)
+        try:
+            for sink in self.sinks.values():
+                zout.add_file(sink.path.name, sink.path, sink.rows)
+            for path in extras:
+                zout.add_file(path.name, path)
+        except BaseException:
+            zout.abort()
+            raise
+        finally:
+            self.dir.cleanup()
+        return zout.close(manifest)
 
 
 def _json_default(value: Any) -> Any:

@@ -1,0 +1,263 @@
+"""PostgreSQL fast path for the research export: the database does the de-identification and writes the CSV.
+
+Every research column is compiled to a SQL expression that gives exactly what the Python converters give
+(pdva.exports.columns): pseudonyms as HMAC-SHA256 under the same per-export key (computed with PostgreSQL's
+built-in sha256() from the HMAC pads, so no extension is needed), dates as days from the first alive index
+procedure, ages top-coded, multi-choice codes joined with "|", PROM responses flattened to one column per
+item, booleans as true/false. Rows are filtered and ordered as the Python path does (alive rows of alive
+parents of cohort patients, by patient then id), and streamed with ``COPY (SELECT ...) TO STDOUT`` in CSV.
+
+The cohort (patients without a national data opt-out, with their pseudonym and index date) is computed
+once per export into a TEMP table, dropped at the end.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection, models
+from django.db.models import F, QuerySet
+
+from pdva.exports import lib
+from pdva.exports.columns import Column, TableColumns
+from pdva.registry.models import Procedure
+
+COPY_BUFFER = (
+    1 << 20
+)  # bytes gathered from COPY before each write into the zip (COPY yields one row at a time)
+MIN_SERVER_VERSION = 110000  # sha256() is built in from PostgreSQL 11
+
+
+class Unsupported(ValueError):
+    """A column the SQL path cannot reproduce exactly: the caller uses the Python path instead."""
+
+
+def qn(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def literal(sql: str, params: Any) -> str:
+    """A parameterised statement as one literal statement (COPY takes no bind parameters)."""
+    return connection.ops.compose_sql(sql, params)
+
+
+def available() -> bool:
+    return connection.vendor == "postgresql" and connection.pg_version >= MIN_SERVER_VERSION
+
+
+class Hmac:
+    """SQL for the Pseudonymiser's HMAC-SHA256 under the export's key."""
+
+    def __init__(self, pseudonymise: lib.Pseudonymiser) -> None:
+        inner, outer = lib.hmac_pads(pseudonymise.key)
+        self.inner = f"decode('{inner.hex()}', 'hex')"
+        self.outer = f"decode('{outer.hex()}', 'hex')"
+        self.length = pseudonymise.length
+
+    def __call__(self, kind: str, value_sql: str) -> str:
+        if not kind.isidentifier():
+            raise Unsupported(f"pseudonym kind {kind!r}")
+        message = f"convert_to('{kind}:' || ({value_sql})::text, 'UTF8')"
+        digest = f"sha256({self.outer} || sha256({self.inner} || {message}))"
+        return f"left(encode({digest}, 'hex'), {self.length})"
+
+
+@dataclass
+class Cohort:
+    """TEMP table of the export's patients: internal id, pseudonym, index date (day 0)."""
+
+    table: str
+
+    @classmethod
+    def create(cls, cursor: Any, patient_ids: QuerySet, hmac: Hmac) -> Cohort:
+        cohort = cls(f"pdva_research_cohort_{uuid.uuid4().hex[:12]}")
+        ids_sql, ids_params = patient_ids.order_by().values("id").query.sql_with_params()
+        index_sql, index_params = (
+            Procedure._base_manager.filter(deleted_at__isnull=True)
+            .values("patient_id")
+            .annotate(index_date=models.Min("procedure_date"))
+            .values("patient_id", "index_date")
+            .query.sql_with_params()
+        )
+        cursor.execute(
+            f"CREATE TEMP TABLE {cohort.table} ON COMMIT DROP AS "
+            f"SELECT p.id AS pid, {hmac('patient', 'p.id')} AS pseudo, i.index_date "
+            f"FROM ({ids_sql}) AS p LEFT JOIN ({index_sql}) AS i ON i.patient_id = p.id",
+            [*ids_params, *index_params],
+        )
+        cursor.execute(f"ALTER TABLE {cohort.table} ADD PRIMARY KEY (pid)")
+        cursor.execute(f"ANALYZE {cohort.table}")
+        return cohort
+
+    def drop(self, cursor: Any) -> None:
+        cursor.execute(f"DROP TABLE IF EXISTS {self.table}")
+
+
+def _is_text(col: Column) -> bool:
+    return (
+        isinstance(col.model_field, (models.CharField, models.TextField)) and not col.model_field.is_relation
+    )
+
+
+# Kinds referenced far more often than they occur (every record hangs off a procedure; operators and sites
+# are few): their pseudonyms are computed once into a map. Other references are hashed where they appear.
+MAPPED_KINDS = frozenset({"procedure", "operator", "site"})
+
+
+@dataclass
+class PseudonymMaps:
+    """TEMP tables (id, pseudonym) for MAPPED_KINDS: each record's HMAC is computed once and joined wherever
+    it is referenced, instead of once per reference."""
+
+    tables: dict[str, str]
+
+    @classmethod
+    def create(cls, cursor: Any, tables: list[TableColumns], hmac: Hmac) -> PseudonymMaps:
+        referenced: dict[str, type] = {}
+        for table in tables:
+            for col in table.columns:
+                f = col.model_field
+                if col.transform == "pseudonym" and col.transform_arg in MAPPED_KINDS and f is not None:
+                    if f.is_relation:
+                        referenced[col.transform_arg] = f.related_model
+        suffix = uuid.uuid4().hex[:12]
+        maps = cls({})
+        for kind, model in sorted(referenced.items()):
+            name = f"pdva_research_{kind}_{suffix}"
+            cursor.execute(
+                f"CREATE TEMP TABLE {name} ON COMMIT DROP AS "
+                f"SELECT id, {hmac(kind, 'id')} AS pseudo FROM {qn(model._meta.db_table)}"
+            )
+            cursor.execute(f"ALTER TABLE {name} ADD PRIMARY KEY (id)")
+            cursor.execute(f"ANALYZE {name}")
+            maps.tables[kind] = name
+        return maps
+
+    def drop(self, cursor: Any) -> None:
+        for name in self.tables.values():
+            cursor.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+class _Query:
+    """The pieces of one table's query: mapped pseudonyms become joins, the rest expressions over ``q``."""
+
+    def __init__(self, table: TableColumns, maps: PseudonymMaps) -> None:
+        self.table = table
+        self.maps = maps
+        self.alias = {source: f"c{n}" for n, source in enumerate(table.sources)}
+        self.joins: list[str] = []
+        self.carried: list[str] = []  # extra columns the sorted subquery carries (cohort, map pseudonyms)
+
+    def carry(self, expr: str) -> str:
+        name = f"x{len(self.carried)}"
+        self.carried.append(f"{expr} AS {name}")
+        return f"q.{name}"
+
+    def pseudonym(self, col: Column, hmac: Hmac) -> str:
+        kind, source = col.transform_arg, col.sources[0]
+        if kind == "patient" and source == self.table.patient_source:
+            return self.carry("c.pseudo")
+        mapped = self.maps.tables.get(kind)
+        if mapped is None:
+            return hmac(kind, f"q.{self.alias[source]}")
+        join = f"m{len(self.joins)}"
+        self.joins.append(f"LEFT JOIN {mapped} AS {join} ON {join}.id = s.{self.alias[source]}")
+        return self.carry(f"{join}.pseudo")
+
+
+def column_sql(col: Column, src: list[str], query: _Query, hmac: Hmac, *, empty_as_null: bool) -> str:
+    """The SQL giving ``col`` from the aliased source columns ``src`` (q.c0, ...).
+
+    ``empty_as_null``: CSV output, where the Python writer shows None and "" alike (empty, unquoted) but
+    COPY quotes ""; for Parquet, "" stays "" and NULL stays null, as in the Python path."""
+    kind, arg = col.transform, col.transform_arg
+    table = query.table
+    if kind == "pseudonym":
+        return query.pseudonym(col, hmac)
+    if kind == "days":
+        return f"({src[0]} - {query.carry('c.index_date')})"
+    if kind == "top_code":
+        return f"CASE WHEN {src[0]} IS NULL THEN NULL ELSE LEAST({src[0]}, {lib.AGE_TOP_CODE}) END"
+    if kind == "codes":
+        joined = (
+            f"CASE WHEN jsonb_typeof({src[0]}) = 'array' "
+            f"THEN array_to_string(ARRAY(SELECT jsonb_array_elements_text({src[0]})), '|') END"
+        )
+        return f"NULLIF({joined}, '')" if empty_as_null else f"COALESCE({joined}, '')"
+    if kind == "item":
+        if "'" in arg:
+            raise Unsupported(f"item code {arg!r}")
+        return f"({src[0]} ->> '{arg}')"  # NULL when the responses are not an object or lack the item
+    if kind:
+        raise Unsupported(f"{table.spec.name}.{col.name}: {kind} values are converted in Python only")
+    if col.type == "boolean":
+        return f"CASE WHEN {src[0]} THEN 'true' WHEN NOT {src[0]} THEN 'false' END"
+    if col.type in ("json", "datetime", "date"):
+        raise Unsupported(f"{table.spec.name}.{col.name}: {col.type} columns are converted in Python only")
+    if _is_text(col) and empty_as_null:
+        return f"NULLIF({src[0]}, '')"
+    return src[0]
+
+
+def table_sql(
+    table: TableColumns, cohort: Cohort, maps: PseudonymMaps, hmac: Hmac, *, empty_as_null: bool
+) -> str:
+    """One literal SELECT giving the research table, in the Python path's row order.
+
+    The rows are filtered, joined and sorted narrow (ids, dates, codes) in a subquery; the wide output
+    (pseudonyms, text) is computed over the sorted rows, so the sort never handles it."""
+    spec = table.spec
+    if table.patient_source is None:
+        raise Unsupported(f"{spec.name} is not a patient table")
+    qs = spec.model._base_manager.filter(deleted_at__isnull=True)
+    for parent in spec.alive_parents:
+        qs = qs.filter(**{f"{parent}__deleted_at__isnull": True})
+    query = _Query(table, maps)
+    alias = query.alias
+    inner_sql, inner_params = (
+        qs.order_by().values(**{a: F(source) for source, a in alias.items()}).query.sql_with_params()
+    )
+    selects = []
+    for col in table.columns:
+        src = [f"q.{alias[x]}" for x in col.sources]
+        selects.append(f"{column_sql(col, src, query, hmac, empty_as_null=empty_as_null)} AS {qn(col.name)}")
+    patient, row_id = alias[table.patient_source], alias["id"]
+    carried = "".join(f", {c}" for c in query.carried)
+    sql = (
+        f"SELECT {', '.join(selects)} FROM ("
+        f"SELECT s.*{carried} FROM ({inner_sql}) AS s "
+        f"JOIN {cohort.table} AS c ON c.pid = s.{patient} {' '.join(query.joins)} "
+        f"ORDER BY s.{patient}, s.{row_id} OFFSET 0) AS q ORDER BY q.{patient}, q.{row_id}"
+    )
+    return literal(sql, inner_params)
+
+
+def check(tables: list[TableColumns], hmac: Hmac) -> None:
+    """Raise Unsupported when any column cannot be produced in SQL (checked before anything is written)."""
+    for table in tables:
+        if table.patient_source is None or "id" not in table.sources:
+            raise Unsupported(f"{table.spec.name}: no patient or id source")
+        query = _Query(table, PseudonymMaps({}))
+        for col in table.columns:
+            column_sql(col, ["x"] * len(col.sources), query, hmac, empty_as_null=True)
+
+
+def copy_csv(cursor: Any, sql: str) -> Iterator[bytes]:
+    """``COPY (sql) TO STDOUT`` as CSV with a header, in blocks of about COPY_BUFFER bytes."""
+    raw = cursor.cursor  # the psycopg cursor under Django's wrapper
+    buffer = bytearray()
+    with raw.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, HEADER true)") as copy:
+        for row in copy:
+            buffer += row
+            if len(buffer) >= COPY_BUFFER:
+                yield bytes(buffer)
+                buffer.clear()
+    if buffer:
+        yield bytes(buffer)
+
+
+def last_copy_rows(cursor: Any) -> int:
+    return int(cursor.cursor.rowcount)
