@@ -24,7 +24,13 @@ _counter = itertools.count(1)
 
 def _svg(fig) -> str:  # type: ignore[no-untyped-def]
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight")
+    # No metadata block: WeasyPrint parses every element of every inline chart.
+    fig.savefig(
+        buf,
+        format="svg",
+        bbox_inches="tight",
+        metadata={"Date": None, "Creator": None, "Format": None, "Type": None},
+    )
     plt.close(fig)
     svg = buf.getvalue()
     svg = svg[svg.index("<svg") :]  # drop the XML prolog so it can be inlined in HTML
@@ -95,13 +101,16 @@ def funnel_chart(
     ax.axhline(target, color="#1d2731", lw=1, label=f"Registry {target:.0%}")
     colours = ["#ffb81c" if s == highlight else "#005eb8" for s in sites["site"]]
     ax.scatter(sites["n"], sites["value"], c=colours, zorder=3, s=22, edgecolor="#1d2731", linewidth=0.5)
-    for r in sites.itertuples():
-        ax.annotate(str(r.site), (r.n, r.value), fontsize=6, xytext=(3, 3), textcoords="offset points")
+    # Label only the sites a reader needs to find (beyond the 95% limits, or highlighted): with many sites,
+    # labels on every point overlap, and each label is text WeasyPrint has to lay out.
+    flagged = sites["flagged"] if "flagged" in sites else pd.Series(True, index=sites.index)
+    for r, flag in zip(sites.itertuples(), flagged, strict=True):
+        if flag or r.site == highlight:
+            ax.annotate(str(r.site), (r.n, r.value), fontsize=6, xytext=(3, 3), textcoords="offset points")
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("Procedures (denominator)")
     ax.set_ylabel("Proportion")
     ax.set_title(title, loc="left", fontsize=10)
-    ax.grid(alpha=0.3)
     ax.legend(fontsize=7, frameon=False, loc="lower right")
     return _svg(fig)
 

@@ -132,7 +132,7 @@ def funnel(
             }
         )
         if not small:
-            shown.append({"site": r.site, "n": r.n, "value": r.x / r.n})
+            shown.append({"site": r.site, "n": r.n, "value": r.x / r.n, "flagged": f.flag_95 != "within"})
     hidden = len(counts) - len(shown)
     if hidden:
         result["note"] = (
@@ -141,13 +141,30 @@ def funnel(
         )
     if with_chart:
         result["svg"] = charts.funnel_chart(
-            pd.DataFrame(shown, columns=["site", "n", "value"]),
+            pd.DataFrame(shown, columns=["site", "n", "value", "flagged"]),
             limits,
             title=ind.label,
             target=target,
             highlight=highlight,
         )
     return result
+
+
+FLAG_MARK = {"high": "▲", "low": "▼"}
+
+
+def site_indicator_rows(funnels: list[dict]) -> list[dict]:
+    """One row per site with every indicator (value, denominator, flag): one table instead of one per funnel,
+    which keeps the national PDF short and quick to lay out."""
+    sites: dict[str, dict] = {}
+    for i, f in enumerate(funnels):
+        for r in f["rows"]:
+            row = sites.setdefault(r["site"], {"site": r["site"], "cells": [""] * len(funnels)})
+            flag = r["flag_998"] if r["flag_998"] != "within" else r["flag_95"]
+            mark = FLAG_MARK.get(flag, "")
+            level = "99.8%" if r["flag_998"] != "within" else "95%"
+            row["cells"][i] = f"{r['value']} of {r['n']}" + (f" {mark} {flag} ({level})" if mark else "")
+    return [sites[k] for k in sorted(sites)]
 
 
 def performance_goal_tests(a: Analysis) -> dict:
@@ -230,6 +247,7 @@ def national_context(
         counts["followup_12m"] = followup[["site", "x", "n"]]
     funnels = [funnel(ind, counts[ind.key], with_chart=with_charts) for ind in INDICATORS]
     outliers = [{"indicator": f["label"], **row} for f in funnels for row in f["rows"] if row["alert"]]
+    site_rows = site_indicator_rows(funnels)
     return {
         "cutoff": a.cutoff,
         "n_sites": a.derived.table["site"].nunique(),
@@ -238,6 +256,7 @@ def national_context(
         "strata": common.stratum_tables(table, [s for s in NATIONAL_STRATA if s != "all"]),
         "stratum_columns": [c[2] for c in common.STRATUM_COLUMNS],
         "funnels": funnels,
+        "site_indicators": site_rows,
         "outliers": outliers,
         "goal": performance_goal_tests(a),
         "case_mix": case_mix(a.derived.table),
