@@ -405,14 +405,15 @@ def _uuid(text: str) -> uuid.UUID:
         raise ValidationError(f"{text!r} is not a UUID") from exc
 
 
-def check_import_allowed(user: Any, path: Path) -> None:
+def check_import_allowed(user: Any, path: Path, codes: set[str] | None = None) -> None:
     """System administrators may import anything; a data manager only into sites where they hold full
-    export rights (the sites must already exist). Fails closed."""
+    export rights (the sites must already exist). ``codes``: the sites the import writes to (default: those
+    named in the file). Fails closed."""
     if user is None or not user.is_active:
         raise ImportRefused("imports run as a named, active user")
     if user.is_superuser or can(user, Cap.ADMIN_REFERENCE):
         return
-    codes = site_codes_in(path)
+    codes = site_codes_in(path) if codes is None else codes
     allowed = {
         s.ods_code for s in m.Site.objects.filter(ods_code__in=codes) if can(user, Cap.FULL_EXPORT, s.pk)
     }
@@ -421,18 +422,26 @@ def check_import_allowed(user: Any, path: Path) -> None:
         raise ImportRefused(f"you may not import data for site(s) {', '.join(refused) or '(none named)'}")
 
 
-def import_path(path: Path, *, user: Any, dry_run: bool = False) -> ImportReport:
+def import_path(path: Path, *, user: Any, dry_run: bool = False, redcap: Any = None) -> ImportReport:
+    """Import a full export or dictionary CSVs, or (with ``redcap``, a RedcapOptions) a REDCap export."""
+    from pdva.exports.redcap_import import RedcapImporter, Source, is_redcap
+
     path = Path(path)
-    check_import_allowed(user, path)
+    if redcap is None and is_redcap(path):
+        raise ValueError(f"{path.name} is a REDCap export: name the registry site(s) its records belong to")
+    check_import_allowed(user, path, set(redcap.sites.values()) if redcap is not None else None)
     sha = source_sha256(path)
     report = ImportReport(source=path.name, sha256=sha, dry_run=dry_run)
     reason = f"import {sha}"
     with audit_context(user, reason=reason):
         try:
             with transaction.atomic():
-                importer = Importer(report, reason)
-                for spec, fname, stream in table_streams(path):
-                    importer.load(spec, fname, stream)
+                if redcap is not None:
+                    RedcapImporter(report, reason, redcap, Source(path)).run()
+                else:
+                    importer = Importer(report, reason)
+                    for spec, fname, stream in table_streams(path):
+                        importer.load(spec, fname, stream)
                 if report.problems or dry_run:
                     raise _Rollback
                 report.committed = True

@@ -176,9 +176,15 @@ def _cells(form_fields: list[Field], names: list[str], values: list[Any]) -> dic
 
 
 def export_redcap(
-    patients: QuerySet, out: Path, *, created_by: str = "", batch_size: int = PATIENT_BATCH
+    patients: QuerySet,
+    out: Path,
+    *,
+    created_by: str = "",
+    batch_size: int = PATIENT_BATCH,
+    key: bytes | None = None,
 ) -> dict[str, Any]:
-    plan = research.plan()
+    """``key``: the pseudonym key (random per export; injectable so tests can map pseudonyms back)."""
+    plan = research.plan(key=key)
     all_fields = fields(plan.tables)
     by_form: dict[str, list[Field]] = defaultdict(list)
     for f in all_fields:
