@@ -4,7 +4,8 @@ The synthetic registry is generated as the same row tables the database loader p
 procedures, deaths, amputations, reinterventions, visits, adverse events, medications), then the real pipeline
 runs on it: ``derive`` (registry rows -> endpoint inputs), ``endpoint_table`` (every endpoint x every stratum,
 pdva.stats), the four national funnels with exact limits and over-dispersion, the performance-goal tests and a
-learning-curve CUSUM + VLAD per operator. Target: under 10 s on 2 cores.
+learning-curve CUSUMs (Bernoulli and risk-adjusted with the built-in logistic model, fitted registry-wide) + VLAD
+per operator. PROM change from baseline and completion are among the endpoints. Target: under 10 s on 2 cores.
 
 Baseline, measured in the same run: the same KM endpoints by a per-group ``lifelines.KaplanMeierFitter`` loop
 (lifelines' Aalen-Johansen is unsafe and is never used: its CIF endpoints are timed as a per-group loop of the
@@ -75,6 +76,7 @@ def synthetic_frames(n: int, seed: int = 1):  # type: ignore[no-untyped-def]
             "wifi_stage": rng.choice([1, 2, 3, 4, 5], n, p=[0.05, 0.15, 0.3, 0.45, 0.05]),
             "dialysis_dependent": np.where(dialysis, "yes", "no"),
             "wound_at_baseline": rng.random(n) < 0.9,
+            "heart_failure": rng.choice(["yes", "no", "not_known"], n, p=[0.2, 0.75, 0.05]),
         }
     )
     # A patient has one death date: take it from their first procedure.
@@ -145,7 +147,36 @@ def synthetic_frames(n: int, seed: int = 1):  # type: ignore[no-untyped-def]
             "stop_date": (t0[m_idx] + stop * DAY).astype("datetime64[ns]"),
         }
     )
+    # PROMs (scores as pdva.proms stores them): EQ-5D-5L, VascuQoL-6 and pain NRS at discharge, 3, 6 and
+    # 12 months, each returned by 70% of those alive at the time point.
+    prom_parts = []
+    for code, pday in (("discharge", 3), ("m3", 91), ("m6", 182), ("m12", 365)):
+        idx = np.nonzero((last >= pday) & (rng.random(n) < 0.7))[0]
+        when = t0[idx] + pday * DAY
+        for instrument, measures in (
+            (
+                "eq5d5l",
+                {"eq5d_index": rng.normal(0.45, 0.25, idx.size), "eq5d_vas": rng.integers(20, 95, idx.size)},
+            ),
+            ("vascuqol6", {"vq6_total": rng.integers(6, 25, idx.size)}),
+            ("pain_nrs", {"pain_nrs": rng.integers(0, 11, idx.size)}),
+        ):
+            prom_parts.append(
+                pd.DataFrame(
+                    {
+                        "patient_id": patient[idx],
+                        "procedure_id": idx,
+                        "instrument": instrument,
+                        "timepoint": code,
+                        "completed_date": when,
+                        "completion_status": "complete",
+                        **measures,
+                    }
+                )
+            )
+    proms = pd.concat(prom_parts, ignore_index=True)
     return RegistryFrames.from_records(
+        proms=proms,
         procedures=procedures,
         deaths=deaths,
         amputations=amputations,
@@ -161,6 +192,7 @@ def national_pipeline(frames):  # type: ignore[no-untyped-def]
     from pdva import stats
     from pdva.outcomes.derive import derive, window_status
     from pdva.outcomes.endpoints import endpoint_table
+    from pdva.outcomes.risk import fit_logistic
     from pdva.reports.services.national import INDICATORS, funnel, indicator_counts
 
     timings: dict[str, float] = {}
@@ -175,16 +207,22 @@ def national_pipeline(frames):  # type: ignore[no-untyped-def]
     funnels = [funnel(ind, counts[ind.key], with_chart=False) for ind in INDICATORS]
     timings["funnels"] = time.perf_counter() - t
     t = time.perf_counter()
+    model = fit_logistic(derived.table, cutoff=CUTOFF, folds=5)
+    timings["risk model (logistic + 5-fold CV)"] = time.perf_counter() - t
+    t = time.perf_counter()
     tab = derived.table.sort_values(["operator", "procedure_date"])
     ev = np.fmin(tab["amp_day"].to_numpy(dtype=float), tab["death_day"].to_numpy(dtype=float))
     occurred, known = window_status(tab, ev, 183)
+    risk_all = model.predict(tab[known])
     h = stats.cusum_threshold(np.full(50, 0.339), odds_ratio=1.66, n_cases=50, n_sim=2000, seed=1)
+    h_ra = stats.cusum_threshold(risk_all, odds_ratio=2.0, n_cases=50, n_sim=2000, seed=1)
     signals = 0
     for _, idx in tab[known].groupby("operator").indices.items():
         y = occurred[known][idx].astype(int)
         signals += len(stats.bernoulli_cusum(y, p0=0.339, p1=0.46, threshold=h).signals)
-        stats.vlad(np.full(len(y), 0.339), y)
-    timings["CUSUM + VLAD per operator"] = time.perf_counter() - t
+        signals += len(stats.ra_cusum(risk_all[idx], y, odds_ratio=2.0, threshold=h_ra).upper.signals)
+        stats.vlad(risk_all[idx], y)
+    timings["CUSUMs (Bernoulli + RA) + VLAD"] = time.perf_counter() - t
     return derived, table, funnels, timings
 
 
@@ -239,11 +277,19 @@ def render_pdf_timing(derived, table):  # type: ignore[no-untyped-def]
         provenance=provenance(CUTOFF),
     )
     t = time.perf_counter()
+    import weasyprint  # noqa: F401  (import once per process, reported separately)
+
+    import_s = time.perf_counter() - t
+    t = time.perf_counter()
     context = national_context(a, with_charts=True)
     charts_s = time.perf_counter() - t
-    t = time.perf_counter()
-    pdf = render_pdf("reports/pdf/national.html", context)
-    return charts_s, time.perf_counter() - t, len(pdf)
+    wall, cpu = [], []
+    for _ in range(2):  # best of two: the machine is shared
+        t, c = time.perf_counter(), time.process_time()
+        pdf = render_pdf("reports/pdf/national.html", context)
+        wall.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
+    return import_s, charts_s, min(wall), min(cpu), len(pdf)
 
 
 def main(quick: bool = False) -> None:
@@ -259,13 +305,13 @@ def main(quick: bool = False) -> None:
     print(
         f"synthetic registry: {n} procedures, {len(frames.visits)} visits, {len(frames.reinterventions)} "
         f"reinterventions, {len(frames.adverse_events)} adverse events, {len(frames.medications)} medication "
-        f"episodes (built in {time.perf_counter() - t:.1f}s, not timed)"
+        f"episodes, {len(frames.proms)} PROM administrations (built in {time.perf_counter() - t:.1f}s, not timed)"
     )
     start = time.perf_counter()
     derived, table, funnels, timings = national_pipeline(frames)
     total = time.perf_counter() - start
     for k, v in timings.items():
-        print(f"  {k:<28} {v:6.2f} s")
+        print(f"  {k:<36} {v:6.2f} s")
     target = "OK" if total < 10 else "OVER TARGET"
     print(f"national pipeline total: {total:.2f} s for {len(table)} endpoint rows (target < 10 s: {target})")
     base = lifelines_baseline(derived)
@@ -278,9 +324,11 @@ def main(quick: bool = False) -> None:
         f"ratio: baseline / vectorised endpoints x strata = {(base['km'] + base['cif']) / endpoints_s:.1f}x "
         f"(vectorised {endpoints_s:.2f} s incl. proportions, rates and summaries)"
     )
-    charts_s, pdf_s, size = render_pdf_timing(derived, table)
+    import_s, charts_s, pdf_s, pdf_cpu, size = render_pdf_timing(derived, table)
     print(
-        f"national PDF (separately): charts {charts_s:.2f} s, WeasyPrint {pdf_s:.2f} s, {size / 1024:.0f} KiB"
+        f"national PDF (separately): WeasyPrint import {import_s:.2f} s (once per process), charts "
+        f"{charts_s:.2f} s, template + WeasyPrint {pdf_s:.2f} s wall / {pdf_cpu:.2f} s CPU (best of 2), "
+        f"{size / 1024:.0f} KiB"
     )
 
 

@@ -173,11 +173,10 @@ def prom_columns(
         proms["completion_status"] if "completion_status" in proms else pd.Series("complete", proms.index)
     )
     done_rows = proms[(status == "complete").to_numpy() & proms["procedure_id"].isin(pid).to_numpy()]
-    done_keys = set(
-        zip(done_rows["procedure_id"], done_rows["timepoint"], done_rows["instrument"], strict=True)
-    )
+    done_by = done_rows.groupby(["timepoint", "instrument"])["procedure_id"].unique()
     for tgt in targets:
-        done = np.fromiter(((x, tgt.code, tgt.instrument) in done_keys for x in pid), bool, len(pid))
+        ids = done_by.get((tgt.code, tgt.instrument))
+        done = np.isin(pid, ids) if ids is not None else np.zeros(len(pid), dtype=bool)
         closed = cutoff_day >= tgt.close
         alive = ~dead | (death_day > tgt.close)
         out[f"prom_{tgt.instrument}_{tgt.code}_done"] = done
