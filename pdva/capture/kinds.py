@@ -24,9 +24,17 @@ class Kind:
     date_field: str = ""
     # Created under a locked case after it was signed: follow-up goes on for life.
     follow_up: bool = True
+    # Who may remove a record entered in error: "" nobody (corrected by editing), "edit" anyone who may
+    # edit clinical data at the site, "data_manager" the site's data managers only (a whole case or patient).
+    removable: str = ""
+    # May also hang directly off the patient (a medication not tied to one procedure, e.g. anticoagulation
+    # for AF): shown on every case of that patient.
+    patient_level: bool = False
 
     def parent_of(self, record: models.Model) -> models.Model | None:
         if self.parent == "procedure":
+            if self.patient_level and record.procedure_id is None:
+                return record.patient
             return record.procedure
         if self.parent == "patient":
             return record.patient
@@ -44,7 +52,15 @@ class Kind:
 KINDS: dict[str, Kind] = {
     k.slug: k
     for k in [
-        Kind("patient", m.Patient, PatientForm, "Patient details", "", follow_up=False),
+        Kind(
+            "patient",
+            m.Patient,
+            PatientForm,
+            "Patient details",
+            "",
+            follow_up=False,
+            removable="data_manager",
+        ),
         Kind(
             "procedure",
             m.Procedure,
@@ -53,6 +69,7 @@ KINDS: dict[str, Kind] = {
             "patient",
             date_field="procedure_date",
             follow_up=False,
+            removable="data_manager",
         ),
         Kind(
             "baseline",
@@ -83,8 +100,18 @@ KINDS: dict[str, Kind] = {
             "Medication episode",
             "procedure",
             date_field="start_date",
+            removable="edit",
+            patient_level=True,
         ),
-        Kind("visit", m.FollowUpVisit, f.VisitForm, "Follow-up visit", "procedure", date_field="visit_date"),
+        Kind(
+            "visit",
+            m.FollowUpVisit,
+            f.VisitForm,
+            "Follow-up visit",
+            "procedure",
+            date_field="visit_date",
+            removable="edit",
+        ),
         Kind(
             "adverse-event",
             m.AdverseEvent,
@@ -92,6 +119,7 @@ KINDS: dict[str, Kind] = {
             "Adverse event",
             "procedure",
             date_field="onset_date",
+            removable="edit",
         ),
         Kind(
             "reintervention",
@@ -100,9 +128,28 @@ KINDS: dict[str, Kind] = {
             "Reintervention",
             "procedure",
             date_field="date",
+            removable="edit",
         ),
-        Kind("amputation", m.Amputation, f.AmputationForm, "Amputation", "patient", date_field="date"),
-        Kind("death", m.Death, f.DeathForm, "Death", "patient", True, "death", "date_of_death"),
+        Kind(
+            "amputation",
+            m.Amputation,
+            f.AmputationForm,
+            "Amputation",
+            "patient",
+            date_field="date",
+            removable="edit",
+        ),
+        Kind(
+            "death",
+            m.Death,
+            f.DeathForm,
+            "Death",
+            "patient",
+            True,
+            "death",
+            "date_of_death",
+            removable="edit",
+        ),
         Kind(
             "prom",
             m.PromAdministration,
@@ -110,6 +157,7 @@ KINDS: dict[str, Kind] = {
             "PROM administration",
             "procedure",
             date_field="completed_date",
+            removable="edit",
         ),
     ]
 }

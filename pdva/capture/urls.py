@@ -1,6 +1,6 @@
 from django.urls import path
 
-from pdva.capture.views import cases, governance, patients, queries, records, worklists
+from pdva.capture.views import cases, governance, patients, queries, records, removal, worklists
 
 app_name = "capture"
 urlpatterns = [
@@ -22,4 +22,5 @@ urlpatterns = [
     path("<slug:kind>/<uuid:uuid>/", records.record, name="record"),
     path("<slug:kind>/<uuid:uuid>/history/", records.record_history, name="history"),
     path("<slug:kind>/<uuid:uuid>/query/", queries.query_new, name="query_new"),
+    path("<slug:kind>/<uuid:uuid>/remove/", removal.record_remove, name="remove"),
 ]

@@ -568,6 +568,7 @@ class ReinterventionForm(CaptureForm):
 
 class MedicationForm(CaptureForm):
     fieldsets = [
+        ("Applies to", ["procedure"]),
         ("Drug", ["agent", "agent_other", "dmd_code", "indication"]),
         ("Dose", ["dose", "dose_unit", "frequency"]),
         ("Episode", ["start_date", "stop_date", "stop_reason"]),
@@ -592,7 +593,20 @@ class MedicationForm(CaptureForm):
 
     class Meta:
         model = m.Medication
-        exclude = ["patient", "procedure"]
+        exclude = ["patient"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # One case, or none: a drug for another condition (e.g. anticoagulation for AF) belongs to the patient
+        # and is shown on every case of theirs.
+        field = self.fields["procedure"]
+        field.queryset = m.Procedure.objects.alive().filter(patient_id=self.instance.patient_id)
+        field.label = "Case"
+        field.empty_label = "Not tied to one procedure: every case of this patient"
+        field.label_from_instance = lambda p: (
+            f"{p.get_index_limb_display()} limb pDVA on {p.procedure_date:%d %b %Y}"
+        )
+        field.help_text = "Choose no case for a long-term drug that is not part of one pDVA (e.g. for AF)."
 
     @classmethod
     def conditional_mandatory(cls, values: dict[str, Any]) -> list[str]:

@@ -22,10 +22,13 @@ class OpenQueryForm(forms.Form):
 
 
 class AnswerQueryForm(forms.Form):
+    # The query's version when the page was opened: an answer written against an older version is refused.
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
     response = forms.CharField(label="Your answer", widget=forms.Textarea(attrs={"rows": 3}), max_length=2000)
 
 
 class CloseQueryForm(forms.Form):
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
     close_note = forms.CharField(
         label="Closing note", required=False, widget=forms.Textarea(attrs={"rows": 2}), max_length=2000
     )
@@ -155,3 +158,25 @@ class OperatorForm(CaptureForm):
             if clash.exists():
                 self.add_error("code", "another operator at this site already uses this code")
         return cleaned
+
+
+class RemoveForm(forms.Form):
+    """Confirm removing a record entered in error."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    reason = forms.CharField(
+        label="Why is this being removed?",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=1000,
+        help_text="For example: entered for the wrong patient, or a duplicate of another entry. "
+        "Kept in the audit trail.",
+        error_messages={"required": "Say why this record is being removed (it is kept in the audit trail)"},
+    )
+
+    def clean_reason(self) -> str:
+        reason = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise forms.ValidationError(
+                "Say why this record is being removed (it is kept in the audit trail)"
+            )
+        return reason

@@ -45,9 +45,12 @@ def open_query(user: Any, kind: Kind, rec: Any, *, field_name: str, question: st
     return query
 
 
-def answer_query(user: Any, query: DataQuery, response: str) -> None:
+def answer_query(user: Any, query: DataQuery, response: str, *, version: int | None = None) -> None:
+    """``version``: the query's version the user answered; raises ConcurrentEdit if it changed since."""
     if query.status == QueryStatus.CLOSED:
         raise ValueError("this query is closed")
+    if version is not None:
+        query.version = version
     with transaction.atomic():
         query.response = response.strip()
         query.answered_by = user
@@ -57,7 +60,11 @@ def answer_query(user: Any, query: DataQuery, response: str) -> None:
         record("capture.query.answered", query, reason="query answered")
 
 
-def close_query(user: Any, query: DataQuery, note: str) -> None:
+def close_query(user: Any, query: DataQuery, note: str, *, version: int | None = None) -> None:
+    """``version``: the query's version the opener read; raises ConcurrentEdit if it changed since (e.g. the
+    site answered again), so a query is never closed on an answer its opener has not seen."""
+    if version is not None:
+        query.version = version
     if query.opened_by_id != user.pk:
         raise PermissionError("only the person who opened a query can close it")
     if query.status == QueryStatus.CLOSED:

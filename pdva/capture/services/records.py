@@ -25,8 +25,9 @@ class RecordLocked(Exception):
         self.procedure = procedure
 
 
-def governing_procedures(rec: models.Model) -> list[m.Procedure]:
-    """The index procedures whose sign-off covers this record."""
+def governing_procedures(rec: models.Model, procedures: list[m.Procedure] | None = None) -> list[m.Procedure]:
+    """The index procedures whose sign-off covers this record (``procedures``: the patient's live
+    procedures, when the caller has them loaded already)."""
     if isinstance(rec, m.Procedure):
         return [rec]
     if not hasattr(rec, "patient_id") and not hasattr(rec, "procedure_id"):
@@ -34,15 +35,19 @@ def governing_procedures(rec: models.Model) -> list[m.Procedure]:
     procedure_id = getattr(rec, "procedure_id", None)
     if procedure_id:
         return [rec.procedure]
-    patient = rec.patient
-    procedures = m.Procedure.objects.alive().filter(patient=patient)
+    if procedures is None:
+        procedures = list(m.Procedure.objects.alive().filter(patient=rec.patient_id))
     if isinstance(rec, m.Amputation):
-        procedures = procedures.filter(index_limb=rec.limb)
-    return list(procedures)
+        return [p for p in procedures if p.index_limb == rec.limb]
+    return procedures
 
 
 def locking_procedure(
-    rec: models.Model, *, creating: bool = False, follow_up: bool = True
+    rec: models.Model,
+    *,
+    creating: bool = False,
+    follow_up: bool = True,
+    procedures: list[m.Procedure] | None = None,
 ) -> m.Procedure | None:
     """The locked procedure that stops this write, if any.
 
@@ -50,7 +55,7 @@ def locking_procedure(
     Follow-up is lifelong, so new follow-up records (visits, events, reinterventions, PROMs …) can still
     be added under a signed case; baseline and consent cannot be added to it.
     """
-    for procedure in governing_procedures(rec):
+    for procedure in governing_procedures(rec, procedures):
         if not procedure.locked_at:
             continue
         if rec is procedure:
@@ -73,12 +78,15 @@ class SaveOutcome:
 
 def their_changes(obj: models.Model, since_version: int) -> list[dict[str, Any]]:
     """What others changed after ``since_version`` was loaded: one item per saved edit, from the audit log."""
+    # Only the record's own saves: named actions about it (a confirmed warning, a query answered) share
+    # its object id but are not versions of it.
+    own = f"{obj._meta.app_label}.{obj._meta.model_name}."
     entries = [
         e
         for e in AuditEntry.objects.filter(object_type=obj._meta.label_lower, object_id=str(obj.pk)).order_by(
             "seq"
         )
-        if not e.action.endswith(".created")
+        if e.action.startswith(own) and not e.action.endswith(".created")
     ]
     out = []
     for entry in entries[max(0, since_version - 1) :]:
@@ -157,8 +165,14 @@ def check_form_rules(form: CaptureForm) -> bool:
     return ok
 
 
-def save_form(form: CaptureForm, *, creating: bool, follow_up: bool = True) -> SaveOutcome:
-    """Save a valid capture form. Problems are added to the form as errors; nothing is partly saved."""
+def save_form(
+    form: CaptureForm, *, creating: bool, follow_up: bool = True, replaces: models.Model | None = None
+) -> SaveOutcome:
+    """Save a valid capture form. Problems are added to the form as errors; nothing is partly saved.
+
+    ``replaces``: a removed one-per-parent record (e.g. a death removed as entered in error) whose row the
+    new entry takes over, since the parent can hold only one row.
+    """
     instance = form.instance
     locked = locking_procedure(instance, creating=creating, follow_up=follow_up)
     if locked is not None:
@@ -176,9 +190,15 @@ def save_form(form: CaptureForm, *, creating: bool, follow_up: bool = True) -> S
     if form.is_edit and form.cleaned_data.get("version"):
         instance.version = form.cleaned_data["version"]
     reason = (form.cleaned_data.get("reason") or "").strip()
+    if replaces is not None:
+        take_over_row(instance, replaces)
+        reason = "entered again after the earlier entry was removed"
     try:
         with transaction.atomic():
+            scores = derive_prom_scores(instance)
             instance.save(reason=reason)
+            if scores is not None:
+                save_prom_scores(instance, scores, reason=reason or "PROM scores derived")
             if hasattr(form, "save_m2m"):
                 form.save_m2m()
             if form.warnings:
@@ -189,8 +209,9 @@ def save_form(form: CaptureForm, *, creating: bool, follow_up: bool = True) -> S
                     reason=form.cleaned_data["warning_reason"],
                 )
     except ValidationError as exc:
-        if instance._state.adding:
+        if instance._state.adding or replaces is not None:
             instance.pk = None
+            instance._state.adding = True
         add_model_errors(form, exc)
         return SaveOutcome(False)
     except ConcurrentEdit:
@@ -203,6 +224,41 @@ def save_form(form: CaptureForm, *, creating: bool, follow_up: bool = True) -> S
         )
         return SaveOutcome(False)
     return SaveOutcome(True, created=creating, warnings_confirmed=form.warnings)
+
+
+def take_over_row(instance: models.Model, removed: models.Model) -> None:
+    """Make ``instance`` an update of the removed row: same id, alive again, with the new values."""
+    instance.pk = removed.pk
+    instance.uuid = removed.uuid
+    instance.version = removed.version
+    instance.created_at = None  # entered now: a case locked before today does not lock it
+    instance.deleted_at = None
+    instance.deleted_reason = ""
+    instance._state.adding = False
+
+
+def derive_prom_scores(instance: models.Model) -> list[Any] | None:
+    """A PROM administration's scores (pdva.proms), with its primary score set on it before it is saved."""
+    if not isinstance(instance, m.PromAdministration):
+        return None
+    from pdva.proms.services.scoring import apply_primary, compute
+
+    scores = compute(instance)
+    apply_primary(instance, scores)
+    return scores
+
+
+def save_prom_scores(adm: m.PromAdministration, scores: list[Any], *, reason: str) -> None:
+    """One PromScore per value set or rule; scores of a method no longer produced (the instrument was
+    changed) are removed."""
+    from pdva.proms.models import PromScore
+    from pdva.proms.services.scoring import save_scores
+
+    save_scores(adm, scores, reason=reason)
+    current = {(s.measure, s.method) for s in scores}
+    for row in PromScore.objects.alive().filter(administration=adm):
+        if (row.measure, row.method) not in current:
+            row.soft_delete(reason=f"no longer derived: {reason}")
 
 
 def add_model_errors(form: Any, exc: ValidationError) -> None:

@@ -10,7 +10,11 @@ from django.db.models import Prefetch
 
 from pdva.capture.kinds import KINDS, Kind
 from pdva.capture.models import CaseSignOff, DataQuery
+from pdva.capture.prom_scores import ScoreLine, ordered, score_line
 from pdva.capture.services.completeness import alive, case_missing, completeness
+from pdva.capture.services.records import locking_procedure
+from pdva.proms.lib.scoring import PRIMARY_MEASURE
+from pdva.proms.models import PromScore
 from pdva.registry import models as m
 
 
@@ -23,6 +27,8 @@ class TimelineEvent:
     title: str
     detail: str = ""
     flag: str = ""  # e.g. "serious", "major"
+    scores: list[ScoreLine] = field(default_factory=list)  # PROM administrations
+    locked: bool = False  # part of the signed case: cannot be edited or removed
 
 
 @dataclass
@@ -33,6 +39,21 @@ class MedicationBar:
     stop_day: int | None
     left_pct: float = 0.0
     width_pct: float = 0.0
+    locked: bool = False
+
+    @property
+    def patient_level(self) -> bool:
+        """Not tied to one procedure: shown on every case of the patient."""
+        return self.record.procedure_id is None
+
+
+@dataclass
+class RemovedRecord:
+    """A record removed as entered in error: listed so its audit history can still be found."""
+
+    kind: Kind
+    record: Any
+    title: str
 
 
 @dataclass
@@ -45,6 +66,10 @@ class CaseView:
     missing: list[tuple[str, list[tuple[str, str]]]]
     queries: list[DataQuery] = field(default_factory=list)
     signoffs: list[CaseSignOff] = field(default_factory=list)
+    removed: list[RemovedRecord] = field(default_factory=list)
+
+    def of_kind(self, slug: str) -> list[TimelineEvent]:
+        return [e for e in self.events if e.kind.slug == slug]
 
     @property
     def percent(self) -> int:
@@ -63,6 +88,7 @@ def patient_queryset() -> Any:
         "procedures__reinterventions",
         "procedures__medications",
         "procedures__proms",
+        Prefetch("procedures__proms__scores", queryset=PromScore.objects.alive()),
         Prefetch("procedures__signoffs", queryset=CaseSignOff.objects.select_related("user")),
         Prefetch(
             "data_queries", queryset=DataQuery.objects.alive().select_related("opened_by", "answered_by")
@@ -70,15 +96,42 @@ def patient_queryset() -> Any:
         "amputations",
         "medications",
         "proms",
+        Prefetch("proms__scores", queryset=PromScore.objects.alive()),
     )
+
+
+def prom_score_lines(adm: m.PromAdministration) -> list[ScoreLine]:
+    """Every score of the administration (one per value set or rule); the stored primary score when the
+    per-method scores have not been derived (e.g. data loaded before pdva.proms scored it)."""
+    lines = [
+        score_line(s.measure, s.method, s.value, verified=s.verified, note=s.note) for s in adm.scores.all()
+    ]
+    if not lines and adm.score is not None and adm.score_method:
+        measure = PRIMARY_MEASURE.get(adm.instrument, adm.instrument)
+        lines = [score_line(measure, adm.score_method, adm.score)]
+    return ordered(lines)
 
 
 def case_view(patient: m.Patient, procedure: m.Procedure) -> CaseView:
     events: list[TimelineEvent] = []
+    procedures = list(patient.procedures.all())
 
-    def add(slug: str, rec: Any, when: dt.date | None, title: str, detail: str = "", flag: str = "") -> None:
+    def add(
+        slug: str,
+        rec: Any,
+        when: dt.date | None,
+        title: str,
+        detail: str = "",
+        flag: str = "",
+        scores: list[ScoreLine] | None = None,
+    ) -> None:
         if when is not None:
-            events.append(TimelineEvent(when, procedure.day(when), KINDS[slug], rec, title, detail, flag))
+            locked = locking_procedure(rec, procedures=procedures) is not None
+            events.append(
+                TimelineEvent(
+                    when, procedure.day(when), KINDS[slug], rec, title, detail, flag, scores or [], locked
+                )
+            )
 
     add(
         "procedure",
@@ -134,6 +187,7 @@ def case_view(patient: m.Patient, procedure: m.Procedure) -> CaseView:
             p.completed_date,
             f"PROM: {p.get_instrument_display()}",
             p.get_completion_status_display(),
+            scores=prom_score_lines(p),
         )
     for a in alive(patient.amputations.all()):
         if a.limb == procedure.index_limb:
@@ -160,6 +214,7 @@ def case_view(patient: m.Patient, procedure: m.Procedure) -> CaseView:
             + (f" {med.dose.normalize():f} {med.dose_unit}" if med.dose is not None else ""),
             procedure.day(med.start_date),
             procedure.day(med.stop_date) if med.stop_date else None,
+            locked=locking_procedure(med, procedures=procedures) is not None,
         )
         for med in sorted(meds, key=lambda x: x.start_date)
     ]
@@ -182,4 +237,32 @@ def case_view(patient: m.Patient, procedure: m.Procedure) -> CaseView:
         case_missing(procedure),
         queries,
         list(procedure.signoffs.all()),
+        removed_records(patient, procedure),
     )
+
+
+def removed_records(patient: m.Patient, procedure: m.Procedure) -> list[RemovedRecord]:
+    """Records of this case (and the patient's records shown with it) removed as entered in error."""
+    found: list[tuple[str, Any]] = []
+    for slug, related in (
+        ("visit", procedure.visits),
+        ("adverse-event", procedure.adverse_events),
+        ("reintervention", procedure.reinterventions),
+        ("medication", procedure.medications),
+        ("prom", procedure.proms),
+    ):
+        found += [(slug, r) for r in related.all()]
+    found += [("medication", r) for r in patient.medications.all() if r.procedure_id is None]
+    found += [("prom", r) for r in patient.proms.all() if r.procedure_id is None]
+    found += [("amputation", r) for r in patient.amputations.all() if r.limb == procedure.index_limb]
+    death = getattr(patient, "death", None)
+    if death is not None:
+        found.append(("death", death))
+    out = []
+    for slug, rec in found:
+        if rec.deleted_at is None:
+            continue
+        kind = KINDS[slug]
+        when = getattr(rec, kind.date_field, None)
+        out.append(RemovedRecord(kind, rec, f"{kind.title}{f' of {when:%d %b %Y}' if when else ''}"))
+    return sorted(out, key=lambda r: r.record.deleted_at)

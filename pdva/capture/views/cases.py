@@ -46,11 +46,9 @@ def case(request: HttpRequest, uuid: str) -> HttpResponse:
         "can_sign": can(request.user, Cap.SIGN_OFF, site_id),
         "blockers": sign_off_blockers(procedure) if not procedure.locked_at else [],
         "lists": [
-            (KINDS["visit"], [e for e in view.events if e.kind.slug == "visit"]),
-            (KINDS["adverse-event"], [e for e in view.events if e.kind.slug == "adverse-event"]),
-            (KINDS["reintervention"], [e for e in view.events if e.kind.slug == "reintervention"]),
-            (KINDS["prom"], [e for e in view.events if e.kind.slug == "prom"]),
+            (KINDS[slug], view.of_kind(slug)) for slug in ("visit", "adverse-event", "reintervention", "prom")
         ],
+        "patient_uuid": patient.uuid,
     }
     return render(request, "capture/case.html", context)
 

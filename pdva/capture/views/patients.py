@@ -10,8 +10,9 @@ from django.views.decorators.http import require_http_methods
 
 from pdva.accounts.access import can, scoped, site_ids_for, sites_for
 from pdva.accounts.roles import Cap
-from pdva.capture.access import requires, visible_or_404
+from pdva.capture.access import may_remove, requires, visible_or_404
 from pdva.capture.forms.patients import RegisterForm, SearchForm
+from pdva.capture.kinds import KINDS
 from pdva.capture.services.patients import duplicates, register_patient, search_patients
 from pdva.capture.services.timeline import case_view, patient_queryset
 from pdva.registry import models as m
@@ -93,11 +94,17 @@ def patient_detail(request: HttpRequest, uuid: str) -> HttpResponse:
         for a in patient.amputations.all()
         if a.deleted_at is None and a.limb not in {c.procedure.index_limb for c in cases}
     ]
+    removed_cases = m.Procedure.objects.filter(patient=patient, deleted_at__isnull=False).order_by(
+        "deleted_at"
+    )
     context = {
         "patient": patient,
         "identity": identity,
         "cases": cases,
         "other_amputations": other_amputations,
+        "removed_cases": list(removed_cases),
+        "may_remove_patient": may_remove(request.user, KINDS["patient"], patient.site_id)
+        and not any(p.locked_at for p in patient.procedures.all()),
         "can_edit": can(request.user, Cap.EDIT_CLINICAL, patient.site_id),
         "death": patient.death
         if getattr(patient, "death", None) and patient.death.deleted_at is None

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from pdva.accounts.access import can, site_ids_for
 from pdva.accounts.roles import Cap
-from pdva.capture.access import require_at, requires, visible_or_404
+from pdva.capture.access import may_remove, require_at, requires, visible_or_404
 from pdva.capture.forms.workflow import OpenQueryForm
 from pdva.capture.kinds import KINDS, Kind
 from pdva.capture.models import DataQuery
@@ -30,13 +30,16 @@ def _kind(slug: str) -> Kind:
 
 
 def case_url(rec: Any) -> str:
-    """Where a record lives: its case page (procedure) or the patient page."""
-    if isinstance(rec, m.Procedure):
+    """Where a record lives: its case page (procedure) or the patient page (or, when those were removed,
+    the nearest page still there)."""
+    if isinstance(rec, m.Procedure) and rec.deleted_at is None:
         return reverse("capture:case", args=[rec.uuid])
-    procedure = getattr(rec, "procedure", None)
-    if procedure is not None:
+    procedure = rec if isinstance(rec, m.Procedure) else getattr(rec, "procedure", None)
+    if procedure is not None and procedure.deleted_at is None:
         return reverse("capture:case", args=[procedure.uuid]) + f"#{_anchor(rec)}"
     patient = rec if isinstance(rec, m.Patient) else rec.patient
+    if patient.deleted_at is not None:
+        return reverse("capture:patients")
     return reverse("capture:patient", args=[patient.uuid])
 
 
@@ -65,6 +68,10 @@ def form_context(request: HttpRequest, kind: Kind, form: Any, *, rec: Any, paren
         "can_edit": can_edit,
         "locked_by": locked,
         "section_id": f"section-{kind.slug}" + (f"-{rec.uuid}" if rec is not None and rec.pk else "-new"),
+        "may_remove": locked is None
+        and rec is not None
+        and rec.pk is not None
+        and may_remove(request.user, kind, site_id),
         "is_baseline": kind.slug == "baseline",
         "stage": baseline_stage_context(form.instance) if kind.slug == "baseline" else None,
     }
@@ -72,10 +79,20 @@ def form_context(request: HttpRequest, kind: Kind, form: Any, *, rec: Any, paren
 
 def _parent(kind: Kind, user: Any, parent_uuid: str) -> Any:
     if kind.parent == "procedure":
+        if kind.patient_level and not m.Procedure.objects.filter(uuid=parent_uuid).exists():
+            return visible_or_404(m.Patient, user, uuid=parent_uuid)
         return visible_or_404(m.Procedure, user, uuid=parent_uuid)
     if kind.parent == "patient":
         return visible_or_404(m.Patient, user, uuid=parent_uuid)
     raise Http404("This record type is not created here")
+
+
+def parent_url(parent: Any) -> str:
+    if isinstance(parent, m.Procedure):
+        return reverse("capture:case", args=[parent.uuid])
+    if isinstance(parent, m.Patient):
+        return reverse("capture:patient", args=[parent.uuid])
+    return reverse("capture:patients")
 
 
 def _respond(request: HttpRequest, context: dict[str, Any], status: int = 200) -> HttpResponse:
@@ -91,18 +108,23 @@ def record_new(request: HttpRequest, kind: str, parent: str) -> HttpResponse:
     k = _kind(kind)
     owner = _parent(k, request.user, parent)
     require_at(request.user, Cap.EDIT_CLINICAL, owner.audit_site_id())
+    removed = None
     if k.single and getattr(owner, k.accessor, None) is not None:
         existing = getattr(owner, k.accessor)
         if existing.deleted_at is None:
             return redirect("capture:record", kind=k.slug, uuid=existing.uuid)
+        removed = existing  # removed as entered in error: the new entry takes over its row
     instance = k.model()
     k.attach(instance, owner)
+    if k.patient_level and isinstance(owner, m.Patient):
+        instance.procedure = None
     form = k.form(request.POST or None, instance=instance, parent=owner)
     if request.method == "POST" and form.is_valid():
-        outcome = save_form(form, creating=True, follow_up=k.follow_up)
+        outcome = save_form(form, creating=True, follow_up=k.follow_up, replaces=removed)
         if outcome.saved:
             return _after_save(request, k, form.instance, created=True)
     context = form_context(request, k, form, rec=None, parent=owner)
+    context["back_url"] = parent_url(owner)
     refused = request.method == "POST" and context["locked_by"] is not None
     return _respond(request, context, status=409 if refused else 200)
 
@@ -127,7 +149,12 @@ def _after_save(request: HttpRequest, k: Kind, rec: Any, *, created: bool) -> Ht
 @require_http_methods(["GET", "POST"])
 def record(request: HttpRequest, kind: str, uuid: str) -> HttpResponse:
     k = _kind(kind)
-    rec = visible_or_404(k.model, request.user, uuid=uuid)
+    rec = visible_or_404(k.model, request.user, uuid=uuid, include_removed=True)
+    if rec.deleted_at is not None:
+        # Gone from the case, but not erased: say so, and where its history is.
+        return render(
+            request, "capture/removed.html", {"kind": k, "record": rec, "case_url": case_url(rec)}, status=410
+        )
     parent = k.parent_of(rec)
     if request.method == "POST":
         require_at(request.user, Cap.EDIT_CLINICAL, rec.audit_site_id())
@@ -158,6 +185,7 @@ def _record_extras(request: HttpRequest, k: Kind, rec: Any) -> dict[str, Any]:
         if can(request.user, Cap.RAISE_QUERY, site_id)
         else None,
         "case_url": case_url(rec),
+        "back_url": case_url(rec),
     }
 
 
@@ -165,7 +193,7 @@ def _record_extras(request: HttpRequest, k: Kind, rec: Any) -> dict[str, Any]:
 @require_GET
 def record_history(request: HttpRequest, kind: str, uuid: str) -> HttpResponse:
     k = _kind(kind)
-    rec = visible_or_404(k.model, request.user, uuid=uuid)
+    rec = visible_or_404(k.model, request.user, uuid=uuid, include_removed=True)
     rows = history(rec, site_ids_for(request.user, Cap.VIEW_CLINICAL))
     return render(
         request, "capture/history.html", {"kind": k, "record": rec, "rows": rows, "case_url": case_url(rec)}
