@@ -21,6 +21,9 @@ CAP_FOR = {
     "fhir": Cap.RESEARCH_EXPORT,  # or FULL_EXPORT: see fhir_mode()
     "full": Cap.FULL_EXPORT,
 }
+# ODM audit records show who changed what and when, record by record (users and sites as pseudonyms):
+# for roles that may view record-level clinical data, not for researchers' de-identified extracts.
+AUDIT_RECORDS_CAP = Cap.VIEW_CLINICAL
 SUFFIX = {"research": ".zip", "redcap": ".zip", "odm": ".xml", "fhir": ".json", "full": ".zip"}
 
 
@@ -77,6 +80,8 @@ def run_export(kind: str, user: Any, out: Path, **options: Any) -> ExportResult:
         cap, mode = CAP_FOR[kind], ""
         if not can(user, cap):
             raise ExportRefused(f"your role does not allow {kind} exports")
+    if options.get("audit") and not (kind == "odm" and can(user, AUDIT_RECORDS_CAP)):
+        raise ExportRefused("audit records are only in ODM exports, for roles that may view clinical records")
     label = user.get_username()
     if kind == "full":
         site_ids = _site_ids(user, cap)

@@ -148,15 +148,20 @@ def patient_batches(patient_ids_qs: Any, size: int = PATIENT_BATCH) -> Iterator[
     return chunked(patient_ids_qs.iterator(chunk_size=size * 4), size)
 
 
-def batch_rows(
-    table: TableColumns, patient_ids: list[int], *, order: tuple[str, ...], sort_by_patient: bool
-) -> list[list[Any]]:
-    """Rows of one table for one batch of patients, converted for output."""
+def batch_queryset(table: TableColumns, patient_ids: list[int]) -> Any:
+    """Alive rows of a table (with alive parents) for a batch of patients."""
     spec = table.spec
     qs = spec.model._base_manager.filter(deleted_at__isnull=True, **{f"{spec.patient_path}__in": patient_ids})
     for parent in spec.alive_parents:
         qs = qs.filter(**{f"{parent}__deleted_at__isnull": True})
-    raw = list(qs.order_by(*order).values_list(*table.sources))
+    return qs
+
+
+def batch_rows(
+    table: TableColumns, patient_ids: list[int], *, order: tuple[str, ...], sort_by_patient: bool
+) -> list[list[Any]]:
+    """Rows of one table for one batch of patients, converted for output."""
+    raw = list(batch_queryset(table, patient_ids).order_by(*order).values_list(*table.sources))
     if sort_by_patient and table.patient_index is not None:
         position = {pid: n for n, pid in enumerate(patient_ids)}
         raw.sort(

@@ -30,6 +30,11 @@ class Command(BaseCommand):
             metavar="TABLE.FIELD",
             help="research only: include this free-text field (repeatable)",
         )
+        parser.add_argument(
+            "--audit",
+            action="store_true",
+            help="odm only: add ODM AuditRecords (who, where, when, why) to every item, users as pseudonyms",
+        )
 
     def handle(self, *args, **opts):  # type: ignore[no-untyped-def]
         user = get_user_model().objects.filter(username=opts["user"], is_active=True).first()
@@ -40,6 +45,10 @@ class Command(BaseCommand):
             options = {"fmt": opts["fmt"] or "csv", "allow_free_text": frozenset(opts["allow_free_text"])}
         elif opts["fmt"] or opts["allow_free_text"]:
             raise CommandError("--format and --allow-free-text apply to research exports only")
+        if opts["audit"]:
+            if opts["kind"] != "odm":
+                raise CommandError("--audit applies to odm exports only")
+            options["audit"] = True
         try:
             with audit_context(user, reason=f"{opts['kind']} export from the command line"):
                 result = run_export(opts["kind"], user, opts["out"], **options)
