@@ -80,6 +80,36 @@ ANSWER = {
     **NO_ACCESS,
 }
 NOT_A_PAGE = {a: (404, 404) for a in ("alice", "bob", "dave", "gina", "nora")} | NO_ACCESS
+# Removing a record entered in error: anyone who may edit at the site (roles without editing: 403 everywhere,
+# which reveals nothing); a POST without a reason re-shows the form (200) and removes nothing.
+REMOVE = {
+    "alice": (200, 404),
+    "bob": (404, 200),
+    "dave": (200, 404),
+    "gina": (403, 403),
+    "nora": (403, 403),
+    **NO_ACCESS,
+}
+# A whole case or patient: the site's data manager only (dave at A; site B has none).
+REMOVE_WHOLE = {
+    "alice": (403, 404),
+    "bob": (404, 403),
+    "dave": (200, 404),
+    "gina": (403, 403),
+    "nora": (403, 403),
+    **NO_ACCESS,
+}
+# Baseline and consent are corrected by editing, never removed.
+NOT_REMOVABLE = {
+    "alice": (404, 404),
+    "bob": (404, 404),
+    "dave": (404, 404),
+    "gina": (403, 403),
+    "nora": (403, 403),
+}
+NOT_REMOVABLE |= NO_ACCESS
+# A removed record: its page says it was removed (410) and its audit history stays readable.
+REMOVED = {a: tuple(410 if s == 200 else s for s in v) for a, v in VIEW.items()}
 
 SITE_WIDE = {  # pages not about one record: (method, url, {actor: status})
     "patients": ("get", "/cases/", {"alice": 200, "bob": 200, "dave": 200, "gina": 200, "nora": 200}),
@@ -143,12 +173,21 @@ def world(site_a, site_b, alice, bob, dave, gina, nora, rita, sam, nobody):  # t
             )
             prom.save()
         records["prom"] = prom
+        removed_visit = VisitFactory(procedure=procedure, visit_date=dt.date(2025, 5, 1))
+        with audit_context(label="test:factory", reason="fixture"):
+            removed_visit.soft_delete(reason="entered in error")
         opener = dave if label == "A" else nora
         with audit_context(opener):
             query = open_query(
                 opener, KINDS["baseline"], procedure.baseline, field_name="rutherford", question="?"
             )
-        out[label] = {"records": records, "site": site, "query": query, "operator": procedure.operator}
+        out[label] = {
+            "records": records,
+            "site": site,
+            "query": query,
+            "operator": procedure.operator,
+            "removed_visit": removed_visit,
+        }
     return out
 
 
@@ -172,6 +211,15 @@ def object_urls(w: dict) -> list[tuple[str, str, str, dict | None, dict]]:
             {"action": "answer", "response": "ok"},
             ANSWER,
         ),
+        (
+            "long-term medication new",
+            "get",
+            f"/cases/medication/new/{rec['patient'].uuid}/",
+            None,
+            EDIT,
+        ),
+        ("removed visit", "get", f"/cases/visit/{w['removed_visit'].uuid}/", None, REMOVED),
+        ("removed visit history", "get", f"/cases/visit/{w['removed_visit'].uuid}/history/", None, VIEW),
         ("governance edit", "get", f"/cases/governance/{w['site'].pk}/", None, GOVERN),
         ("operator new", "get", f"/cases/governance/{w['site'].pk}/operators/new/", None, GOVERN),
         ("operator edit", "get", f"/cases/operators/{w['operator'].pk}/", None, GOVERN),
@@ -184,6 +232,9 @@ def object_urls(w: dict) -> list[tuple[str, str, str, dict | None, dict]]:
         urls.append(
             (f"{slug} query", "post", f"/cases/{slug}/{obj.uuid}/query/", {"question": "why?"}, RAISE)
         )
+        removal = {"edit": REMOVE, "data_manager": REMOVE_WHOLE, "": NOT_REMOVABLE}[kind.removable]
+        urls.append((f"{slug} remove", "get", f"/cases/{slug}/{obj.uuid}/remove/", None, removal))
+        urls.append((f"{slug} remove (no reason)", "post", f"/cases/{slug}/{obj.uuid}/remove/", {}, removal))
         if kind.parent:
             parent = rec[kind.parent]
             table = EDIT_EXISTING if kind.single else EDIT
@@ -202,6 +253,7 @@ def test_url_list_covers_every_capture_route():
     assert names == {
         "patients", "register", "patient", "case", "sign", "unlock", "stage", "worklist", "queries", "query",
         "governance", "governance_edit", "operator_new", "operator_edit", "record_new", "record", "history", "query_new",
+        "remove",
     }  # fmt: skip
 
 

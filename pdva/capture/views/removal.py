@@ -57,7 +57,9 @@ def record_remove(request: HttpRequest, kind: str, uuid: str) -> HttpResponse:
             except ConcurrentEdit:
                 rec = k.model.objects.get(pk=rec.pk)
                 conflict = their_changes(rec, since)
-                form = RemoveForm(initial={"version": rec.version, "reason": form.cleaned_data["reason"]})
+                data = request.POST.copy()
+                data["version"] = str(rec.version)
+                form = RemoveForm(data)
                 form.add_error(
                     None,
                     "Someone changed this record after you opened this page, so nothing was removed. "
