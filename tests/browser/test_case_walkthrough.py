@@ -1,6 +1,13 @@
 """A new case end to end in a real browser: alice (site clinician) registers a patient and records the
-whole case; dave (data manager) raises a query that alice answers and dave closes; alice signs and
-locks the case; bob (another site) cannot reach it. Every main page is checked with axe-core."""
+whole case, sees the PROM's score and removes a visit entered in error; dave (data manager) raises a
+query that alice answers and dave closes; alice signs and locks the case; bob (another site) cannot
+reach it. Every main page is checked with axe-core.
+
+Deterministic waits only: every navigation waits for the new page's load event and its deferred scripts
+(``follow``/``ready``), every htmx save waits for its POST response and then for that section's own
+'Saved' message (``save``). An earlier version clicked Save on a page reached by a link before htmx had
+loaded (Playwright's click waits for the navigation to commit, not to load), so the form was posted the
+ordinary way, the 'Saved' message never appeared and the test timed out about once in nine runs."""
 
 from __future__ import annotations
 
@@ -10,7 +17,7 @@ import re
 import pytest
 
 from pdva.registry import models as m
-from tests.browser.conftest import PASSWORD, axe_problems, shot, sign_in
+from tests.browser.conftest import PASSWORD, axe_problems, follow, ready, shot, sign_in
 from tests.factories import OperatorFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -38,10 +45,24 @@ def fill(page, scope: str, prefix: str, values: dict) -> None:  # type: ignore[n
             page.fill(selector, str(value))
 
 
-def save(page, scope: str) -> None:  # type: ignore[no-untyped-def]
-    """Click the section's save button and wait for htmx to swap in the 'Saved' section."""
-    page.locator(f"{scope} button[type=submit]").click()
-    page.wait_for_selector("section .saved")
+def is_htmx_post(response) -> bool:  # type: ignore[no-untyped-def]
+    return response.request.method == "POST" and response.request.headers.get("hx-request") == "true"
+
+
+def save(page, scope: str, title: str) -> None:  # type: ignore[no-untyped-def]
+    """Click the section's Save button; wait for htmx's POST to be answered, then for the swapped-in
+    section to say 'Saved: <title>' (the record type's title, so an older message cannot match)."""
+    ready(page)
+    with page.expect_response(is_htmx_post) as answer:
+        page.locator(f"{scope} button[type=submit]").click()
+    assert answer.value.status == 200, f"save of {title} answered {answer.value.status}"
+    page.locator("section .saved", has_text=f": {title}.").wait_for()
+
+
+def add(page, case_url: str, link: str, slug: str) -> None:  # type: ignore[no-untyped-def]
+    """From the case page, open the 'Add ...' page of a record type, ready to fill."""
+    page.goto(case_url)
+    follow(page, f"text={link}", re.compile(rf"/cases/{slug}/new/"))
 
 
 class Axe:
@@ -70,8 +91,7 @@ def test_new_case_end_to_end(new_page, people, alice, bob, dave, gina):
     # --- register -------------------------------------------------------------------------
     page.goto("/cases/")
     axe.check(page, "patient list")
-    page.click("text=Register a new patient")
-    fill(page, "form", "", {})
+    follow(page, "text=Register a new patient", re.compile(r"/cases/register/"))
     page.fill("#id_nhs_number", "943 476 5919")
     page.fill("#id_given_name", "Ada")
     page.fill("#id_family_name", "Example")
@@ -79,8 +99,7 @@ def test_new_case_end_to_end(new_page, people, alice, bob, dave, gina):
     page.select_option("#id_sex", "female")
     axe.check(page, "register")
     shot(page, "01-register")
-    page.click("button:has-text('Register')")
-    page.wait_for_url(re.compile(r"/cases/procedure/new/"))
+    follow(page, "button:has-text('Register')", re.compile(r"/cases/procedure/new/"))
     patient = m.Patient.objects.get()
     assert patient.identity.nhs_number == "9434765919"
 
@@ -122,11 +141,10 @@ def test_new_case_end_to_end(new_page, people, alice, bob, dave, gina):
         },
     )
     axe.check(page, "procedure form")
-    save(page, scope)
+    save(page, scope, "index procedure")
     procedure = m.Procedure.objects.get()
     assert procedure.technical_success == "yes" and procedure.length_of_stay_days == 4
-    page.click("text=Open the case page")
-    page.wait_for_url(f"**/cases/case/{procedure.uuid}/")
+    follow(page, "text=Open the case page", f"**/cases/case/{procedure.uuid}/")
 
     # --- baseline: live WIfI/GLASS stage; a network failure keeps what was typed ---------------
     scope = "#section-baseline-new"
@@ -174,7 +192,7 @@ def test_new_case_end_to_end(new_page, people, alice, bob, dave, gina):
     assert page.input_value(f"{scope} [name='baseline-rest_pain_nrs']") == "6"
     assert not m.Baseline.objects.exists()
     page.unroute("**/cases/baseline/new/**")
-    save(page, scope)
+    save(page, scope, "selection and baseline")
     baseline = m.Baseline.objects.get()
     assert (baseline.wifi_stage, baseline.wifi_stage_status, baseline.glass_stage) == (4, "disputed", "III")
 
@@ -195,15 +213,13 @@ def test_new_case_end_to_end(new_page, people, alice, bob, dave, gina):
             "mdt_date": d(-10),
         },
     )
-    page.locator(f"{scope} button[type=submit]").click()
-    page.wait_for_selector("section[id^='section-consent-'] .saved")
+    save(page, scope, "consent and governance checklist")
     assert m.ConsentGovernance.objects.get().nice_checklist_complete
 
     # --- two follow-ups, a reintervention, an adverse event, a PROM ------------------------------
     case_url = f"/cases/case/{procedure.uuid}/"
-    for timepoint, offset in (("w2_6", 30), ("m3", 95)):
-        page.goto(case_url)
-        page.click("text=Add follow-up visit")
+    for timepoint, offset in (("w2_6", 30), ("m3", 95), ("m3", 96)):  # the third: entered in error
+        add(page, case_url, "Add follow-up visit", "visit")
         fill(
             page,
             "section",
@@ -216,11 +232,10 @@ def test_new_case_end_to_end(new_page, people, alice, bob, dave, gina):
                 "wound_status": "healing",
             },
         )
-        save(page, "section")
-    assert m.FollowUpVisit.objects.count() == 2
+        save(page, "section", "follow-up visit")
+    assert m.FollowUpVisit.objects.count() == 3
 
-    page.goto(case_url)
-    page.click("text=Add reintervention")
+    add(page, case_url, "Add reintervention", "reintervention")
     fill(
         page,
         "section",
@@ -233,10 +248,9 @@ def test_new_case_end_to_end(new_page, people, alice, bob, dave, gina):
             "technical_success": "yes",
         },
     )
-    save(page, "section")
+    save(page, "section", "reintervention")
 
-    page.goto(case_url)
-    page.click("text=Add adverse event")
+    add(page, case_url, "Add adverse event", "adverse-event")
     assert not page.locator("#wrap-adverseevent-bleeding_severity").is_visible()
     fill(page, "section", "adverseevent", {"onset_date": d(5), "category": "bleeding"})
     assert page.locator("#wrap-adverseevent-bleeding_severity").is_visible()
@@ -257,10 +271,9 @@ def test_new_case_end_to_end(new_page, people, alice, bob, dave, gina):
     )
     axe.check(page, "adverse event form")
     shot(page, "03-adverse-event-branching")
-    save(page, "section")
+    save(page, "section", "adverse event")
 
-    page.goto(case_url)
-    page.click("text=Add PROM administration")
+    add(page, case_url, "Add PROM administration", "prom")
     fill(
         page,
         "section",
@@ -270,11 +283,10 @@ def test_new_case_end_to_end(new_page, people, alice, bob, dave, gina):
     assert page.locator("#wrap-promadministration-item_pain_nrs_NRS").is_visible()
     assert not page.locator("#wrap-promadministration-item_eq5d5l_MO").is_visible()
     fill(page, "section", "promadministration", {"item_pain_nrs_NRS": "3"})
-    save(page, "section")
+    save(page, "section", "prom administration")
     assert m.PromAdministration.objects.get().responses == {"NRS": 3}
 
-    page.goto(case_url)
-    page.click("text=Add medication episode")
+    add(page, case_url, "Add medication episode", "medication")
     fill(
         page,
         "section",
@@ -289,10 +301,31 @@ def test_new_case_end_to_end(new_page, people, alice, bob, dave, gina):
             "stop_reason": "planned_end",
         },
     )
-    save(page, "section")
+    save(page, "section", "medication episode")
     assert re.search(r"/cases/medication/[0-9a-f-]{36}/$", page.url), (
         "the new record's address replaces /new/"
     )
+
+    # --- the PROM's score on the case page; a visit entered in error is removed (htmx panel) -----
+    page.goto(case_url)
+    assert "Pain NRS 3 · numeric rating scale 0-10" in page.inner_text("#list-prom")
+    duplicate = m.FollowUpVisit.objects.get(visit_date=DAY0 + dt.timedelta(days=96))
+    item = f"#item-{duplicate.uuid}"
+    with page.expect_response(lambda r: f"/cases/visit/{duplicate.uuid}/remove/" in r.url):
+        page.click(f"{item} >> text=Remove")
+    panel = page.locator(f"#remove-{duplicate.uuid}")
+    panel.wait_for()
+    assert "Follow-up visit" in panel.inner_text() and "3 months" in panel.inner_text()
+    axe.check(page, "remove panel")
+    shot(page, "05a-remove-entered-in-error")
+    panel.locator("textarea").fill("Duplicate of the 3-month visit entered the day before")
+    with page.expect_navigation(url=f"**{case_url}"):  # HX-Redirect: the whole page, with new counts
+        panel.locator("button:has-text('Remove')").click()
+    ready(page)
+    assert page.locator(item).count() == 0
+    assert "Duplicate of the 3-month visit" in page.inner_text("#list-removed")
+    duplicate.refresh_from_db()
+    assert duplicate.deleted_at is not None
     assert m.Medication.objects.get().drug_class == "anticoagulant"
 
     page.goto(f"/cases/patients/{patient.uuid}/")
@@ -321,33 +354,32 @@ def test_new_case_end_to_end(new_page, people, alice, bob, dave, gina):
     axe.check(dave_page, "baseline record page")
     dave_page.select_option("#id_field_name", "rest_pain_nrs")
     dave_page.fill("#id_question", "Rest pain 6 but Rutherford 5: please confirm the NRS.")
-    dave_page.click("button:has-text('Open query')")
-    dave_page.wait_for_url(re.compile(r"/cases/queries/\d+/"))
+    follow(dave_page, "button:has-text('Open query')", re.compile(r"/cases/queries/\d+/"))
     query_url = dave_page.url
 
     page.goto("/cases/worklist/")
     assert "please confirm the NRS" in page.inner_text("#queries")
     axe.check(page, "worklist")
     shot(page, "06-worklist")
-    page.click("#queries >> text=Rest pain 6")
+    follow(page, "#queries >> text=Rest pain 6", re.compile(r"/cases/queries/\d+/"))
     page.fill("#id_response", "Confirmed with the patient: NRS 6 at rest.")
-    page.click("button:has-text('Save answer')")
+    follow(page, "button:has-text('Save answer')", re.compile(r"/cases/queries/\d+/"))
     page.wait_for_selector("text=Answer saved")
     axe.check(page, "query page")
 
     dave_page.goto(query_url)
     dave_page.fill("#id_close_note", "Thank you")
-    dave_page.click("button:has-text('Close query')")
+    follow(dave_page, "button:has-text('Close query')", re.compile(r"/cases/queries/\d+/"))
     dave_page.wait_for_selector("text=Query closed.")
     shot(dave_page, "07-query-closed")
 
     # --- alice signs and locks ---------------------------------------------------------------
     page.goto(case_url)
-    page.click("text=Sign and lock the case")
+    follow(page, "text=Sign and lock the case", re.compile(r"/sign/$"))
     axe.check(page, "sign-off page")
     page.fill("#id_password", PASSWORD)
     page.check("#id_confirm")
-    page.click("button:has-text('Sign and lock')")
+    follow(page, "button:has-text('Sign and lock')", f"**{case_url}")
     page.wait_for_selector("text=Signed by alice")
     procedure.refresh_from_db()
     assert procedure.locked_at is not None and procedure.signed_off_by == alice
@@ -367,7 +399,7 @@ def test_new_case_end_to_end(new_page, people, alice, bob, dave, gina):
 
     # --- tablet portrait width still lays out ------------------------------------------------
     tablet = new_page(width=768, height=1024)
-    sign_in(tablet, gina)  # a fresh sign-in: a TOTP code is accepted once per 30 seconds per user
+    sign_in(tablet, gina)
     tablet.goto(case_url)
     shot(tablet, "09-case-page-tablet-portrait")
     assert tablet.evaluate("document.documentElement.scrollWidth") <= 768
