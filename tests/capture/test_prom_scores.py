@@ -149,3 +149,26 @@ def test_an_incomplete_eq5d_says_why_it_is_not_scored(alice, login, case_a):
     assert r.status_code == 302
     page = client.get(f"/cases/case/{case_a.uuid}/").content.decode()
     assert "not scored" in page and "missing dimension(s) UA, PD, AD" in page
+
+
+def test_a_prom_saved_before_scoring_existed_is_scored_when_next_saved(alice, login, case_a):
+    from pdva.audit.context import audit_context
+
+    with audit_context(label="test:import", reason="loaded without scores"):
+        adm = m.PromAdministration(
+            patient=case_a.patient,
+            procedure=case_a,
+            instrument="pain_nrs",
+            mode="paper",
+            completed_date=dt.date(2025, 4, 1),
+            responses={"NRS": 5},
+        )
+        adm.save()
+    client = login(alice)
+    assert "Pain NRS" not in client.get(f"/cases/case/{case_a.uuid}/").content.decode()
+    # Saved again with no change of the user's: the score is derived, with its own reason in the audit trail.
+    r = submit(client, f"/cases/prom/{adm.uuid}/", PromForm, adm, parent=case_a)
+    assert r.status_code == 302
+    adm.refresh_from_db()
+    assert adm.score == 5 and adm.score_method == "nrs_0_10"
+    assert "Pain NRS <strong>5</strong>" in client.get(f"/cases/case/{case_a.uuid}/").content.decode()

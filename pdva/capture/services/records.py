@@ -196,7 +196,8 @@ def save_form(
     try:
         with transaction.atomic():
             scores = derive_prom_scores(instance)
-            instance.save(reason=reason)
+            # A score derived for the first time (data entered before scoring existed) is not the user's edit.
+            instance.save(reason=reason or ("PROM scores derived" if scores is not None else ""))
             if scores is not None:
                 save_prom_scores(instance, scores, reason=reason or "PROM scores derived")
             if hasattr(form, "save_m2m"):

@@ -40,13 +40,6 @@ class RemovalPlan:
     def allowed(self) -> bool:
         return not self.blockers
 
-    @property
-    def counts(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for item in self.items[1:]:
-            out[item.title] = out.get(item.title, 0) + 1
-        return out
-
 
 def _title(obj: Any) -> str:
     kind = KIND_OF_MODEL.get(type(obj))
