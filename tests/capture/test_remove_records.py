@@ -347,3 +347,18 @@ def test_second_patient_at_another_site_is_untouched(dave, login, case_a, site_b
     remove(login(dave), "patient", case_a.patient)
     other.refresh_from_db()
     assert other.deleted_at is None and not DataQuery.objects.exists()
+
+
+def test_whole_case_and_patient_removal_is_offered_to_the_data_manager_only(alice, dave, login, case_a):
+    case_link = f"/cases/procedure/{case_a.uuid}/remove/"
+    patient_link = f"/cases/patient/{case_a.patient.uuid}/remove/"
+    for user, offered in ((alice, False), (dave, True)):
+        client = login(user)
+        assert (case_link in client.get(f"/cases/case/{case_a.uuid}/").content.decode()) is offered
+        assert (
+            patient_link in client.get(f"/cases/patients/{case_a.patient.uuid}/").content.decode()
+        ) is offered
+    lock(case_a)
+    client = login(dave)
+    assert case_link not in client.get(f"/cases/case/{case_a.uuid}/").content.decode()
+    assert patient_link not in client.get(f"/cases/patients/{case_a.patient.uuid}/").content.decode()
