@@ -58,22 +58,26 @@ class Hmac:
         self.length = pseudonymise.length
 
     def __call__(self, kind: str, value_sql: str) -> str:
-        if not kind.isidentifier():
-            raise Unsupported(f"pseudonym kind {kind!r}")
-        message = f"convert_to('{kind}:' || ({value_sql})::text, 'UTF8')"
+        if not kind.isidentifier() or self.length % 2:
+            raise Unsupported(f"pseudonym kind {kind!r} or length {self.length}")
+        # textsend(): the text's bytes (kinds and ids are ASCII); only the kept bytes are hex-encoded.
+        message = f"textsend('{kind}:' || ({value_sql}))"
         digest = f"sha256({self.outer} || sha256({self.inner} || {message}))"
-        return f"left(encode({digest}, 'hex'), {self.length})"
+        return f"encode(substr({digest}, 1, {self.length // 2}), 'hex')"
 
 
 @dataclass
 class Cohort:
-    """TEMP table of the export's patients: internal id, pseudonym, index date (day 0)."""
+    """TEMP tables of the export's patients (internal id, pseudonym, index date: day 0) and of their alive
+    procedures (id, pseudonym, and the patient's), which the tables hanging off a procedure join directly."""
 
     table: str
+    procedures: str = ""
 
     @classmethod
     def create(cls, cursor: Any, patient_ids: QuerySet, hmac: Hmac) -> Cohort:
-        cohort = cls(f"pdva_research_cohort_{uuid.uuid4().hex[:12]}")
+        suffix = uuid.uuid4().hex[:12]
+        cohort = cls(f"pdva_research_cohort_{suffix}", f"pdva_research_cohort_procedures_{suffix}")
         ids_sql, ids_params = patient_ids.order_by().values("id").query.sql_with_params()
         index_sql, index_params = (
             Procedure._base_manager.filter(deleted_at__isnull=True)
@@ -90,10 +94,18 @@ class Cohort:
         )
         cursor.execute(f"ALTER TABLE {cohort.table} ADD PRIMARY KEY (pid)")
         cursor.execute(f"ANALYZE {cohort.table}")
+        cursor.execute(
+            f"CREATE TEMP TABLE {cohort.procedures} ON COMMIT DROP AS "
+            f"SELECT p.id, {hmac('procedure', 'p.id')} AS pseudo, c.pid, c.pseudo AS patient_pseudo, "
+            f"c.index_date FROM {qn(Procedure._meta.db_table)} AS p JOIN {cohort.table} AS c ON c.pid = p.patient_id "
+            "WHERE p.deleted_at IS NULL"
+        )
+        cursor.execute(f"ALTER TABLE {cohort.procedures} ADD PRIMARY KEY (id)")
+        cursor.execute(f"ANALYZE {cohort.procedures}")
         return cohort
 
     def drop(self, cursor: Any) -> None:
-        cursor.execute(f"DROP TABLE IF EXISTS {self.table}")
+        cursor.execute(f"DROP TABLE IF EXISTS {self.table}, {self.procedures}")
 
 
 def _is_text(col: Column) -> bool:
@@ -141,15 +153,34 @@ class PseudonymMaps:
             cursor.execute(f"DROP TABLE IF EXISTS {name}")
 
 
-class _Query:
-    """The pieces of one table's query: mapped pseudonyms become joins, the rest expressions over ``q``."""
+PROCEDURE_PATH = "procedure__patient_id"
 
-    def __init__(self, table: TableColumns, maps: PseudonymMaps) -> None:
+
+class _Query:
+    """The pieces of one table's query: mapped pseudonyms become joins, the rest expressions over ``q``.
+
+    Rows reach their patient through the cohort table (``c``), or for tables hanging off a procedure (which
+    must be alive) through the cohort's procedures, one join giving both pseudonyms and day 0."""
+
+    def __init__(self, table: TableColumns, maps: PseudonymMaps, cohort: Cohort) -> None:
+        spec = table.spec
         self.table = table
         self.maps = maps
         self.alias = {source: f"c{n}" for n, source in enumerate(table.sources)}
         self.joins: list[str] = []
         self.carried: list[str] = []  # extra columns the sorted subquery carries (cohort, map pseudonyms)
+        self.via_procedure = (
+            spec.patient_path == PROCEDURE_PATH
+            and "procedure" in spec.alive_parents
+            and "procedure_id" in self.alias
+        )
+        if self.via_procedure:
+            self.cohort_join = f"JOIN {cohort.procedures} AS c ON c.id = s.{self.alias['procedure_id']}"
+            self.patient, self.patient_pseudo = "c.pid", "c.patient_pseudo"
+        else:
+            patient = f"s.{self.alias[table.patient_source]}" if table.patient_source else "NULL"
+            self.cohort_join = f"JOIN {cohort.table} AS c ON c.pid = {patient}"
+            self.patient, self.patient_pseudo = patient, "c.pseudo"
 
     def carry(self, expr: str) -> str:
         name = f"x{len(self.carried)}"
@@ -159,6 +190,8 @@ class _Query:
     def pseudonym(self, col: Column, hmac: Hmac) -> str:
         kind, source = col.transform_arg, col.sources[0]
         if kind == "patient" and source == self.table.patient_source:
+            return self.carry(self.patient_pseudo)
+        if kind == "procedure" and source == "procedure_id" and self.via_procedure:
             return self.carry("c.pseudo")
         mapped = self.maps.tables.get(kind)
         if mapped is None:
@@ -212,25 +245,29 @@ def table_sql(
     spec = table.spec
     if table.patient_source is None:
         raise Unsupported(f"{spec.name} is not a patient table")
-    qs = spec.model._base_manager.filter(deleted_at__isnull=True)
-    for parent in spec.alive_parents:
-        qs = qs.filter(**{f"{parent}__deleted_at__isnull": True})
-    query = _Query(table, maps)
+    query = _Query(table, maps, cohort)
     alias = query.alias
+    qs = spec.model._base_manager.filter(deleted_at__isnull=True)
+    selected = dict(alias)
+    if query.via_procedure:
+        del selected[PROCEDURE_PATH]  # the join to the cohort's (alive) procedures gives the patient
+    else:
+        for parent in spec.alive_parents:
+            qs = qs.filter(**{f"{parent}__deleted_at__isnull": True})
     inner_sql, inner_params = (
-        qs.order_by().values(**{a: F(source) for source, a in alias.items()}).query.sql_with_params()
+        qs.order_by().values(**{a: F(source) for source, a in selected.items()}).query.sql_with_params()
     )
     selects = []
     for col in table.columns:
         src = [f"q.{alias[x]}" for x in col.sources]
         selects.append(f"{column_sql(col, src, query, hmac, empty_as_null=empty_as_null)} AS {qn(col.name)}")
-    patient, row_id = alias[table.patient_source], alias["id"]
+    row_id = alias["id"]
     carried = "".join(f", {c}" for c in query.carried)
     sql = (
         f"SELECT {', '.join(selects)} FROM ("
-        f"SELECT s.*{carried} FROM ({inner_sql}) AS s "
-        f"JOIN {cohort.table} AS c ON c.pid = s.{patient} {' '.join(query.joins)} "
-        f"ORDER BY s.{patient}, s.{row_id} OFFSET 0) AS q ORDER BY q.{patient}, q.{row_id}"
+        f"SELECT s.*, {query.patient} AS pid{carried} FROM ({inner_sql}) AS s "
+        f"{query.cohort_join} {' '.join(query.joins)} "
+        f"ORDER BY pid, s.{row_id} OFFSET 0) AS q ORDER BY q.pid, q.{row_id}"
     )
     return literal(sql, inner_params)
 
@@ -240,7 +277,7 @@ def check(tables: list[TableColumns], hmac: Hmac) -> None:
     for table in tables:
         if table.patient_source is None or "id" not in table.sources:
             raise Unsupported(f"{table.spec.name}: no patient or id source")
-        query = _Query(table, PseudonymMaps({}))
+        query = _Query(table, PseudonymMaps({}), Cohort("probe", "probe_procedures"))
         for col in table.columns:
             column_sql(col, ["x"] * len(col.sources), query, hmac, empty_as_null=True)
 
