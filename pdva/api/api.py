@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from ninja import Field, NinjaAPI, Query, Router, Schema
+from ninja import Status as Reply
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.pagination import LimitOffsetPagination, paginate
@@ -23,6 +24,7 @@ from pdva.api import schemas as s
 from pdva.api.auth import TokenAuth
 from pdva.api.errors import ERROR_RESPONSES, ApiError, body
 from pdva.audit.context import audit_context
+from pdva.audit.models import AuditEntry, ConcurrentEdit, ReasonRequired
 from pdva.followup.lib.schedule import Status
 from pdva.registry import models as m
 
@@ -64,7 +66,7 @@ def _unauthenticated(request: HttpRequest, exc: Exception) -> HttpResponse:
 def _invalid(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
     fields: dict[str, list[str]] = {}
     for error in exc.errors:
-        loc = [str(part) for part in error.get("loc", ()) if part not in ("query", "path", "body")]
+        loc = [str(part) for part in error.get("loc", ()) if part not in ("query", "path", "body", "payload")]
         fields.setdefault(".".join(loc) or "request", []).append(str(error.get("msg", "invalid")))
     return _respond(request, 422, body("invalid_request", "the request has invalid parameters", fields))
 
@@ -73,6 +75,11 @@ def _invalid(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
 def _model_invalid(request: HttpRequest, exc: DjangoValidationError) -> HttpResponse:
     fields = exc.message_dict if hasattr(exc, "error_dict") else {"request": exc.messages}
     return _respond(request, 422, body("invalid", "the record failed validation", fields))
+
+
+@api.exception_handler(ReasonRequired)
+def _reason_required(request: HttpRequest, exc: ReasonRequired) -> HttpResponse:
+    return _respond(request, 422, body("invalid_request", str(exc), {"reason": [str(exc)]}))
 
 
 @api.exception_handler(Http404)
@@ -115,7 +122,8 @@ def _user(request: HttpRequest) -> Any:
 
 
 class SiteFilter(Schema):
-    site: str | None = None  # ODS code
+    # An ODS code. Constrained so malformed text (e.g. NUL bytes, which PostgreSQL refuses) is a 422 here.
+    site: str | None = Field(None, pattern=r"^[A-Za-z0-9]{3,5}$", description="ODS code of a site")
 
 
 class ChildFilter(SiteFilter):
@@ -214,6 +222,118 @@ def list_followups(request: HttpRequest, filters: Query[ChildFilter]) -> Any:
 @acting(Cap.VIEW_CLINICAL)
 def get_followup(request: HttpRequest, visit_id: uuid.UUID) -> Any:
     return get_object_or_404(_clinical(request, m.FollowUpVisit).select_related("procedure"), uuid=visit_id)
+
+
+# --- writes: the same audited, versioned model saves as the web app ------------------------------------
+
+
+def _editable(request: HttpRequest, model: type) -> Any:
+    return scoped(model.objects, _user(request), Cap.EDIT_CLINICAL).filter(deleted_at__isnull=True)
+
+
+def _write_responses(status: int) -> dict[int, Any]:
+    return {status: s.FollowUpOut, 409: s.ConflictOut, **ERROR_RESPONSES}
+
+
+def _conflict(request: HttpRequest, obj: Any, code: str, message: str, theirs: list[dict[str, Any]]) -> Any:
+    payload = {"error": {"code": code, "message": message, "fields": {}}}
+    return _respond(request, 409, {**payload, "current_version": obj.version, "theirs": theirs})
+
+
+def their_changes(obj: Any, since_version: int) -> list[dict[str, Any]]:
+    """Saved edits after ``since_version``, from the audit log: who, when, why and each field's from/to."""
+    own = f"{obj._meta.app_label}.{obj._meta.model_name}."
+    entries = [
+        e
+        for e in AuditEntry.objects.filter(object_type=obj._meta.label_lower, object_id=str(obj.pk)).order_by(
+            "seq"
+        )
+        if e.action.startswith(own) and not e.action.endswith(".created")
+    ]
+    out = []
+    for n, entry in enumerate(entries, start=2):  # the first edit made version 2
+        if n <= since_version:
+            continue
+        before, after = entry.before or {}, entry.after or {}
+        out.append(
+            {
+                "version": n,
+                "by": entry.actor_label,
+                "at": entry.timestamp,
+                "reason": entry.reason,
+                "changes": {
+                    k: {"from": before.get(k), "to": after.get(k)} for k in sorted(set(before) | set(after))
+                },
+            }
+        )
+    return out
+
+
+def _locked(obj: Any, *, creating: bool) -> Any:
+    from pdva.capture.services.records import locking_procedure
+
+    return locking_procedure(obj, creating=creating)
+
+
+@followups.post("", response=_write_responses(201), summary="Record a follow-up visit")
+@acting(Cap.EDIT_CLINICAL)
+def create_followup(request: HttpRequest, payload: s.FollowUpIn) -> Any:
+    procedure = get_object_or_404(
+        _editable(request, m.Procedure).select_related("patient"), uuid=payload.procedure
+    )
+    visit = m.FollowUpVisit(
+        procedure=procedure, **payload.model_dump(exclude_none=True, exclude={"procedure"})
+    )
+    locked = _locked(visit, creating=True)
+    if locked is not None:
+        return _conflict(request, visit, "locked", "the case is signed off and locked", [])
+    visit.save()
+    return Reply(201, visit)
+
+
+@followups.patch("/{visit_id}", response=_write_responses(200), summary="Change a follow-up visit")
+@acting(Cap.EDIT_CLINICAL)
+def update_followup(request: HttpRequest, visit_id: uuid.UUID, payload: s.FollowUpPatch) -> Any:
+    """Send the ``version`` you loaded and a ``reason``: if someone saved the visit since, nothing is changed
+    and the answer is a 409 listing their changes."""
+    visit = get_object_or_404(
+        _editable(request, m.FollowUpVisit)
+        .filter(procedure__deleted_at__isnull=True)
+        .select_related("procedure__patient"),
+        uuid=visit_id,
+    )
+    if _locked(visit, creating=False) is not None:
+        return _conflict(request, visit, "locked", "the case is signed off and locked", [])
+    if payload.version != visit.version:
+        return _conflict(
+            request,
+            visit,
+            "version_conflict",
+            f"the visit was changed since version {payload.version}: review their changes and try again",
+            their_changes(visit, payload.version),
+        )
+    changes = payload.model_dump(exclude_unset=True, exclude={"version", "reason"})
+    empty = [
+        name for name, value in changes.items() if value is None and not visit._meta.get_field(name).null
+    ]
+    if empty:
+        raise ApiError(
+            422, "invalid_request", "these fields cannot be emptied", fields={n: ["required"] for n in empty}
+        )
+    for name, value in changes.items():
+        setattr(visit, name, value)
+    try:
+        visit.save(reason=payload.reason)
+    except ConcurrentEdit:
+        current = m.FollowUpVisit.objects.get(pk=visit.pk)
+        return _conflict(
+            request,
+            current,
+            "version_conflict",
+            f"the visit was changed since version {payload.version}: review their changes and try again",
+            their_changes(current, payload.version),
+        )
+    return Reply(200, visit)
 
 
 @events.get("/adverse-events", response=_list(s.AdverseEventOut), summary="Adverse events")

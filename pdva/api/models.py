@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import secrets
 from typing import Any
 
@@ -15,6 +16,7 @@ from django.utils import timezone
 from pdva.audit.models import AuditedModel
 
 TOKEN_PREFIX = "pdva"
+TOKEN_CHARS = re.compile(r"[A-Za-z0-9_-]{1,200}")
 DEFAULT_LIFETIME_DAYS = 90
 MAX_LIFETIME_DAYS = 365
 
@@ -65,6 +67,8 @@ class ApiToken(AuditedModel):
     @classmethod
     def find(cls, raw: str) -> ApiToken | None:
         """The token matching ``raw``, whatever its state (callers check is_usable)."""
+        if not TOKEN_CHARS.fullmatch(raw):
+            return None  # never sent to the database (PostgreSQL refuses NUL bytes, for one)
         parts = raw.split("_", 2)
         if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
             return None

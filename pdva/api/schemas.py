@@ -7,7 +7,7 @@ import math
 import uuid
 from typing import Any
 
-from ninja import Schema
+from ninja import Field, Schema
 
 
 class PatientOut(Schema):
@@ -99,6 +99,7 @@ class _OfPatient(Schema):
 
 
 class FollowUpOut(_OfProcedure):
+    version: int
     visit_date: dt.date
     timepoint: str
     timepoint_year: int | None
@@ -216,3 +217,86 @@ def finite(value: Any) -> float | None:
 def whole(value: Any) -> int | None:
     number = finite(value)
     return int(number) if number is not None else None
+
+
+def _codes(choices: Any) -> Any:
+    """A Literal of a value set's codes, so the OpenAPI document lists them and bad codes are a 422."""
+    from typing import Literal
+
+    return Literal[tuple(str(code) for code in choices.values)]  # type: ignore[misc]
+
+
+from pdva.registry import choices as _c  # noqa: E402 - value sets for the input schemas below
+
+TimepointCode = _codes(_c.Timepoint)
+ContactModeCode = _codes(_c.ContactMode)
+YesNoCode = _codes(_c.YesNo)
+LimbStatusCode = _codes(_c.LimbStatus)
+WoundStatusCode = _codes(_c.WoundStatus)
+PatencyCode = _codes(_c.Patency)
+OedemaCode = _codes(_c.Oedema)
+AmbulatoryCode = _codes(_c.Ambulatory)
+WifiBasisCode = _codes(_c.WifiIBasis)
+Grade = Field(None, ge=0, le=3)
+
+
+class FollowUpFields(Schema):
+    """Follow-up fields a client may set (derived values, such as the WIfI stage, are computed)."""
+
+    timepoint_year: int | None = Field(None, ge=1, le=100)
+    alive: YesNoCode | None = None
+    index_limb_status: LimbStatusCode | None = None
+    rutherford: int | None = Field(None, ge=0, le=6)
+    wifi_w: int | None = Grade
+    wifi_i: int | None = Grade
+    wifi_fi: int | None = Grade
+    wifi_i_basis: WifiBasisCode | None = None
+    wound_status: WoundStatusCode | None = None
+    complete_healing_date: dt.date | None = None
+    pain_nrs: int | None = Field(None, ge=0, le=10)
+    oedema: OedemaCode | None = None
+    circuit_patency: PatencyCode | None = None
+    toe_pressure_mmhg: int | None = Field(None, ge=0, le=1000)
+    tcpo2_mmhg: int | None = Field(None, ge=0, le=1000)
+    worsening_perfusion: YesNoCode | None = None
+    ambulatory_status: AmbulatoryCode | None = None
+    new_events_since_last: YesNoCode | None = None
+
+
+class FollowUpIn(FollowUpFields):
+    procedure: uuid.UUID
+    visit_date: dt.date
+    timepoint: TimepointCode
+    contact_mode: ContactModeCode
+
+
+class FollowUpPatch(FollowUpFields):
+    version: int = Field(..., ge=1, le=2**31 - 1, description="the version you loaded (optimistic locking)")
+    reason: str = Field(
+        ..., min_length=1, max_length=500, pattern=r"\S", description="why the record is being changed"
+    )
+    visit_date: dt.date | None = None
+    timepoint: TimepointCode | None = None
+    contact_mode: ContactModeCode | None = None
+
+
+class ChangeOut(Schema):
+    version: int
+    by: str
+    at: dt.datetime
+    reason: str
+    changes: dict[str, dict[str, Any]]
+
+
+class ConflictDetail(Schema):
+    code: str
+    message: str
+    fields: dict[str, list[str]] = {}
+
+
+class ConflictOut(Schema):
+    """409: the record changed since the version you sent (their changes listed), or it is locked."""
+
+    error: ConflictDetail
+    current_version: int
+    theirs: list[ChangeOut] = []
