@@ -294,43 +294,52 @@ def _binary_rows(t: pd.DataFrame, stratum: str) -> pd.DataFrame:
 
 
 def _prom_change_rows(t: pd.DataFrame, stratum: str) -> pd.DataFrame:
-    """Mean change from baseline (95% t interval) and median per PROM measure and time point."""
-    g = _groups(t, stratum).to_numpy()
+    """Mean change from baseline (95% t interval) and median per PROM measure and time point: one group-by
+    over every change column per stratum."""
+    cols = {
+        f"prom_{m}_{code}_change": (m, label, tp, day)
+        for m, (_, label, _better) in d.PROM_MEASURES.items()
+        for code, (tp, day) in d.PROM_CHANGE_TIMEPOINTS.items()
+        if f"prom_{m}_{code}_change" in t
+    }
+    if not cols:
+        return pd.DataFrame(columns=COLUMNS)
+    values = t[list(cols)].astype(float)
+    if values.notna().to_numpy().sum() == 0:
+        return pd.DataFrame(columns=COLUMNS)
+    agg = values.groupby(_groups(t, stratum).to_numpy()).agg(["count", "mean", "std", "median"])
     out = []
-    for measure, (_, label, _better) in d.PROM_MEASURES.items():
-        for code, (tp, day) in d.PROM_CHANGE_TIMEPOINTS.items():
-            col = f"prom_{measure}_{code}_change"
-            if col not in t:
-                continue
-            v = pd.DataFrame({"group": g, "v": t[col].to_numpy(dtype=float)}).dropna()
-            if v.empty:
-                continue
-            s = v.groupby("group")["v"].agg(["size", "mean", "std", "median"])
-            n = s["size"].to_numpy(dtype=float)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                half = sps.t.ppf(0.975, n - 1) * s["std"].to_numpy() / np.sqrt(n)
-            half = np.where(n > 1, half, np.nan)
-            out.append(
-                pd.DataFrame(
-                    {
-                        "endpoint": f"prom_change_{measure}",
-                        "label": f"Change in {label} from baseline",
-                        "kind": "change",
-                        "stratum": stratum,
-                        "group": s.index.to_numpy(),
-                        "timepoint": tp,
-                        "day": float(day),
-                        "n": n,
-                        "n_risk": np.nan,
-                        "events": np.nan,
-                        "estimate": s["mean"].to_numpy(),
-                        "lower": s["mean"].to_numpy() - half,
-                        "upper": s["mean"].to_numpy() + half,
-                        "median": s["median"].to_numpy(),
-                        "method": "mean change, 95% t interval; median",
-                    }
-                )
+    for col, (measure, label, tp, day) in cols.items():
+        s = agg[col]
+        s = s[s["count"] > 0]
+        if s.empty:
+            continue
+        n = s["count"].to_numpy(dtype=float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            half = sps.t.ppf(0.975, n - 1) * s["std"].to_numpy(dtype=float) / np.sqrt(n)
+        half = np.where(n > 1, half, np.nan)
+        mean = s["mean"].to_numpy(dtype=float)
+        out.append(
+            pd.DataFrame(
+                {
+                    "endpoint": f"prom_change_{measure}",
+                    "label": f"Change in {label} from baseline",
+                    "kind": "change",
+                    "stratum": stratum,
+                    "group": s.index.to_numpy(),
+                    "timepoint": tp,
+                    "day": float(day),
+                    "n": n,
+                    "n_risk": np.nan,
+                    "events": np.nan,
+                    "estimate": mean,
+                    "lower": mean - half,
+                    "upper": mean + half,
+                    "median": s["median"].to_numpy(dtype=float),
+                    "method": "mean change, 95% t interval; median",
+                }
             )
+        )
     return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=COLUMNS)
 
 
