@@ -237,7 +237,7 @@ def csv_to_parquet(staged: Path, table: TableColumns, path: Path) -> int:
     schema = pa.schema([pa.field(c.name, arrow_type(c)) for c in table.columns])
     reader = pacsv.open_csv(
         str(staged),
-        read_options=pacsv.ReadOptions(block_size=1 << 22, use_threads=False),
+        read_options=pacsv.ReadOptions(block_size=1 << 20, use_threads=False),  # small blocks: flat memory
         convert_options=pacsv.ConvertOptions(
             column_types=schema,
             null_values=[""],

@@ -114,9 +114,10 @@ def _is_text(col: Column) -> bool:
     )
 
 
-# Kinds referenced far more often than they occur (every record hangs off a procedure; operators and sites
-# are few): their pseudonyms are computed once into a map. Other references are hashed where they appear.
-MAPPED_KINDS = frozenset({"procedure", "operator", "site"})
+# Kinds referenced far more often than they occur (operators and sites are few): their pseudonyms are
+# computed once into a map. Procedures come from the cohort's procedures; other references are hashed where
+# they appear.
+MAPPED_KINDS = frozenset({"operator", "site"})
 
 
 @dataclass
@@ -143,7 +144,6 @@ class PseudonymMaps:
                 f"CREATE TEMP TABLE {name} ON COMMIT DROP AS "
                 f"SELECT id, {hmac(kind, 'id')} AS pseudo FROM {qn(model._meta.db_table)}"
             )
-            cursor.execute(f"ALTER TABLE {name} ADD PRIMARY KEY (id)")
             cursor.execute(f"ANALYZE {name}")
             maps.tables[kind] = name
         return maps
@@ -166,6 +166,7 @@ class _Query:
         spec = table.spec
         self.table = table
         self.maps = maps
+        self.cohort = cohort
         self.alias = {source: f"c{n}" for n, source in enumerate(table.sources)}
         self.joins: list[str] = []
         self.carried: list[str] = []  # extra columns the sorted subquery carries (cohort, map pseudonyms)
@@ -193,6 +194,12 @@ class _Query:
             return self.carry(self.patient_pseudo)
         if kind == "procedure" and source == "procedure_id" and self.via_procedure:
             return self.carry("c.pseudo")
+        if kind == "procedure":  # usually one of the cohort's alive procedures; else hashed here
+            join = f"m{len(self.joins)}"
+            self.joins.append(
+                f"LEFT JOIN {self.cohort.procedures} AS {join} ON {join}.id = s.{self.alias[source]}"
+            )
+            return f"COALESCE({self.carry(f'{join}.pseudo')}, {hmac(kind, f'q.{self.alias[source]}')})"
         mapped = self.maps.tables.get(kind)
         if mapped is None:
             return hmac(kind, f"q.{self.alias[source]}")

@@ -18,6 +18,7 @@ from pdva.exports.research import export_research
 from pdva.exports.services import run_export
 from pdva.registry.models import Baseline, Patient, Procedure, Reintervention
 from tests.exports.test_research_export import identifier_values
+from tests.factories import MedicationFactory
 
 KEY = bytes(range(32))
 postgres_only = pytest.mark.skipif(
@@ -46,7 +47,7 @@ def _both(tmp_path, fmt="csv", **options):  # type: ignore[no-untyped-def]
     return python, sql
 
 
-def _edge_cases() -> None:
+def _edge_cases() -> Procedure:
     """Values that stress the conversions: quotes and newlines in allowed free text, an empty multi-choice,
     an age over 90, an opted-out patient, a soft-deleted procedure (its children leave with it)."""
     with audit_context(label="test", reason="edge cases"):
@@ -63,13 +64,23 @@ def _edge_cases() -> None:
         opted = Patient.objects.filter(national_data_opt_out=False).order_by("-id").first()
         opted.national_data_opt_out = True
         opted.save(reason="opt-out registered")
-        gone = Procedure.objects.exclude(pk=procedure.pk).filter(visits__isnull=False).order_by("id").first()
+        gone = (
+            Procedure.objects.exclude(pk=procedure.pk)
+            .filter(visits__isnull=False, patient__national_data_opt_out=False)
+            .exclude(patient=opted)
+            .order_by("id")
+            .first()
+        )
+    # A drug episode still pointing at the procedure deleted below (its pseudonym is hashed, not joined).
+    MedicationFactory(patient=gone.patient, procedure=gone, start_date=gone.procedure_date)
+    with audit_context(label="test", reason="edge cases"):
         gone.soft_delete(reason="entered in error")
+    return gone
 
 
 @postgres_only
 def test_both_engines_give_byte_identical_csv_tables_for_the_same_key(cohort, tmp_path):
-    _edge_cases()
+    gone = _edge_cases()
     python, sql = _both(tmp_path, allow_free_text=frozenset({"procedures.notes"}))
     assert python["engine"] == "python" and sql["engine"] == "postgresql-copy"
     assert python["tables"] == sql["tables"] and python["patients"] == sql["patients"] > 0
@@ -87,6 +98,8 @@ def test_both_engines_give_byte_identical_csv_tables_for_the_same_key(cohort, tm
         len(procedures)
         == Procedure.objects.filter(deleted_at__isnull=True, patient__national_data_opt_out=False).count()
     )
+    medications = list(csv.DictReader(io.StringIO(after["medications.csv"].decode())))
+    assert lib.Pseudonymiser(KEY)("procedure", gone.pk) in {row["procedure_id"] for row in medications}
     reinterventions = list(csv.DictReader(io.StringIO(after["reinterventions.csv"].decode())))
     assert (
         len(reinterventions)
