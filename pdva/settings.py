@@ -130,8 +130,10 @@ AXES_ENABLED = ENV.axes_enabled
 
 OTP_TOTP_ISSUER = "pDVA Registry"
 
-# Risk model for risk-adjusted CUSUMs: "module:function" mapping the derived outcome table to predicted
-# 6-month failure risks; empty = Bernoulli CUSUM against the PROMISE II acceptable rate.
+# Risk model for risk-adjusted CUSUMs: "module:function", called as fn(rows, *, cutoff) on the derived outcome
+# table, returning predicted 6-month amputation-or-death risks (or an object with .risk and .summary).
+# Built in: "pdva.outcomes.risk:registry_logistic" (registry-wide logistic model, see the methods page).
+# Empty = Bernoulli CUSUM against the PROMISE II acceptable rate.
 PDVA_RISK_MODEL = os.environ.get("PDVA_RISK_MODEL", "").strip()
 if PDVA_RISK_MODEL and ":" not in PDVA_RISK_MODEL:
     raise ConfigError(f"PDVA_RISK_MODEL must look like 'package.module:function', got {PDVA_RISK_MODEL!r}")
