@@ -34,6 +34,7 @@ class Cap(StrEnum):
     FULL_EXPORT = "full_export"
     ADMIN_REFERENCE = "admin_reference"
     MANAGE_LINKAGE = "manage_linkage"  # national-data linkage proposals and case ascertainment
+    REMOVE_CASE = "remove_case"  # soft-delete a whole case or patient registered in error
 
 
 MATRIX: dict[Role, frozenset[Cap]] = {
@@ -57,6 +58,7 @@ MATRIX: dict[Role, frozenset[Cap]] = {
             Cap.VIEW_SITE_REPORTS,
             Cap.FULL_EXPORT,
             Cap.MANAGE_LINKAGE,
+            Cap.REMOVE_CASE,
         }
     ),
     Role.SITE_GOVERNANCE_LEAD: frozenset(

@@ -265,7 +265,9 @@ class AuditedModel(models.Model):
 
     def prepare_for_save(self) -> None:
         self.derive()
-        self.clean_for_save()
+        # A record being removed is not re-checked against rules added since it was entered.
+        if not getattr(self, "_removing", False):
+            self.clean_for_save()
         now = timezone.now()
         if self.created_at is None:
             self.created_at = now
@@ -308,7 +310,11 @@ class AuditedModel(models.Model):
             raise ReasonRequired("a reason is required to delete a record")
         self.deleted_at = timezone.now()
         self.deleted_reason = reason
-        self.save(reason=reason)
+        self._removing = True
+        try:
+            self.save(reason=reason)
+        finally:
+            del self._removing
 
     def delete(self, *args: Any, **kwargs: Any) -> Any:
         raise HardDeleteForbidden(

@@ -12,7 +12,7 @@ from django.db import models
 from django.http import Http404, HttpRequest, HttpResponse
 
 from pdva.accounts.access import can, scoped, site_ids_for
-from pdva.accounts.roles import Cap, Role
+from pdva.accounts.roles import Cap
 
 
 def requires(cap: Cap) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
@@ -48,21 +48,8 @@ def visible_or_404(
 
 
 def is_data_manager_at(user: Any, site_id: int | None) -> bool:
-    """Whether the user is an active data manager at the site (removing a whole case or patient).
-
-    A role check rather than a capability: roles.py has no capability for it yet (see the report to the lead).
-    """
-    if site_id is None or not can(user, Cap.EDIT_CLINICAL, site_id):
-        return False
-    sites = getattr(user, "_capture_data_manager_sites", None)
-    if sites is None:  # once per request: the case page asks for each of its sections
-        sites = set(
-            user.memberships.filter(
-                role=Role.SITE_DATA_MANAGER, active=True, deleted_at__isnull=True
-            ).values_list("site_id", flat=True)
-        )
-        user._capture_data_manager_sites = sites
-    return site_id in sites
+    """Whether the user may remove a whole case or patient at the site (the site data manager)."""
+    return site_id is not None and can(user, Cap.REMOVE_CASE, site_id)
 
 
 def may_remove(user: Any, kind: Any, site_id: int | None) -> bool:

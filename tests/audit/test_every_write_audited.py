@@ -59,3 +59,25 @@ def test_audited_bulk_create_writes_one_entry_per_row(site_a):
     entries = AuditEntry.objects.filter(object_type="registry.patient")
     assert sorted(e.object_id for e in entries) == sorted(str(p.pk) for p in rows)
     assert {e.reason for e in entries} == {"bulk load"}
+
+
+@pytest.mark.django_db
+def test_a_record_failing_a_newer_rule_can_still_be_removed(site_a):
+    from django.core.exceptions import ValidationError
+    from django.db import connection
+
+    from pdva.registry.models import Reintervention
+    from tests.factories import ReinterventionFactory
+
+    reintervention = ReinterventionFactory(procedure__patient__site=site_a)
+    with connection.cursor() as cursor:  # as if a rule had been added after the record was entered
+        cursor.execute("UPDATE registry_reintervention SET modalities = %s WHERE id = %s", ["[]", reintervention.pk])
+    stale = Reintervention.objects.get(pk=reintervention.pk)
+    with audit_context(label="test"):
+        stale.notes = "edited"
+        with pytest.raises(ValidationError):
+            stale.save(reason="an edit is still checked")
+        stale = Reintervention.objects.get(pk=reintervention.pk)
+        stale.soft_delete(reason="entered in error")
+    assert Reintervention.objects.alive().filter(pk=reintervention.pk).count() == 0
+    assert AuditEntry.objects.filter(action="registry.reintervention.deleted", object_id=str(stale.pk)).exists()

@@ -205,16 +205,6 @@ class RemovalRefused(Exception):
     pass
 
 
-def _remove_quietly(obj: Any, reason: str) -> None:
-    # The rules a record passed when it was entered are not re-checked as it is removed: a record that
-    # no longer passes them (e.g. after a rule was added) must still be removable.
-    obj.clean_for_save = lambda: None
-    try:
-        obj.soft_delete(reason=reason)
-    finally:
-        del obj.clean_for_save
-
-
 def remove(plan: RemovalPlan, *, reason: str, version: int | None = None) -> None:
     """Soft-delete every record of the plan with ``reason``, all or nothing.
 
@@ -233,14 +223,14 @@ def remove(plan: RemovalPlan, *, reason: str, version: int | None = None) -> Non
     if version is not None:
         main.version = version
     with transaction.atomic():
-        _remove_quietly(main, reason)
+        main.soft_delete(reason=reason)
         for item in plan.items[1:]:
-            _remove_quietly(item.obj, reason)
+            item.obj.soft_delete(reason=reason)
         for obj in plan.derived:
             if isinstance(obj, PromInvitation):
                 revoke(obj, reason=f"patient or case removed: {reason}")
             else:
-                _remove_quietly(obj, f"record removed: {reason}")
+                obj.soft_delete(reason=f"record removed: {reason}")
         record(
             "capture.record.removed",
             main,
