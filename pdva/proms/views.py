@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from pdva.accounts.access import can, scoped, site_ids_for
 from pdva.accounts.roles import Cap
+from pdva.outcomes.definitions import PROM_BASELINE_RULE
 from pdva.proms.access import staff_required
 from pdva.proms.forms import IssueLinkForm, LabelUploadForm
 from pdva.proms.lib.scoring import VQ6_NOTE
@@ -120,7 +121,14 @@ def link_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 def reports(request: HttpRequest) -> HttpResponse:
     completion, change = prom_summary(site_ids_for(request.user, Cap.VIEW_SITE_REPORTS), timezone.localdate())
     return render(
-        request, "proms/reports.html", {"completion": completion, "change": change, "vq6_note": VQ6_NOTE}
+        request,
+        "proms/reports.html",
+        {
+            "completion": completion,
+            "change": change,
+            "vq6_note": VQ6_NOTE,
+            "baseline_rule": PROM_BASELINE_RULE,
+        },
     )
 
 

@@ -1,9 +1,15 @@
-"""PROM completion and change from baseline per time point, for the reports (constant number of queries).
+"""PROM completion and change from baseline per time point, for the /prom/reports/ page.
 
-Baseline: the latest administration of the instrument completed on or before the index procedure date;
-if there is none, the discharge administration. Change = follow-up value - baseline value, per patient.
-EQ-5D index: the primary value set's index stored on each administration (``score``); VAS and VQ-6 total
-are derived from the raw responses.
+Change from baseline is not computed here: it comes from pdva.outcomes (``load_frames`` -> ``derive`` ->
+``pdva.outcomes.proms.prom_columns``), the same rule the governance dashboard, the governance PDF and
+``pdva outcomes`` use (``pdva.outcomes.definitions.PROM_BASELINE_RULE``): baseline = the latest scored
+administration of the patient in the 90 days up to and including the procedure date, linked to this
+procedure or to none (another procedure's, e.g. the other limb's, does not count); else the first scored
+discharge administration linked to the procedure; each measure (EQ-5D index, EQ VAS, VascuQoL-6 total, pain
+NRS) takes its own baseline. Follow-up = the first scored administration labelled 3, 6 or 12 months.
+
+Completion here is the operational view (time points whose window has OPENED, from pdva.followup's
+worklist), which is why it is kept apart from the audit's completion (windows that have CLOSED).
 """
 
 from __future__ import annotations
@@ -14,17 +20,17 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
+import pandas as pd
+
 from pdva.followup.lib.schedule import Status
 from pdva.followup.services import followup_items
-from pdva.proms.lib import scoring
+from pdva.outcomes import definitions as d
+from pdva.outcomes.derive import derive
+from pdva.outcomes.load import current_prom_targets, load_frames
 from pdva.registry.models import PromAdministration
 
 TIMEPOINT_ORDER = ["discharge", "w2_6", "m3", "m6", "m12", "annual"]
-MEASURES = {
-    "eq5d_index": ("eq5d5l", "EQ-5D-5L index (primary value set)"),
-    "eq5d_vas": ("eq5d5l", "EQ VAS (0-100)"),
-    "vq6_total": ("vascuqol6", "VascuQoL-6 total (unverified scoring rule)"),
-}
 
 
 @dataclass(frozen=True)
@@ -41,7 +47,8 @@ class CompletionRow:
 
 @dataclass(frozen=True)
 class ChangeRow:
-    timepoint: str
+    timepoint: str  # schedule code (m3, m6, m12)
+    timepoint_label: str
     measure: str
     label: str
     n: int
@@ -51,41 +58,17 @@ class ChangeRow:
     sd_change: float | None
 
 
-def _value(adm: dict, measure: str) -> float | None:
-    if measure == "eq5d_index":
-        return float(adm["score"]) if adm["score"] is not None and adm["score_method"] else None
-    if measure == "eq5d_vas":
-        vas = (adm["responses"] or {}).get("VAS")
-        return float(vas) if isinstance(vas, int) else None
-    return scoring.score_vascuqol6(adm["responses"] or {})[0].value
+def _order(timepoint: str) -> int:
+    return TIMEPOINT_ORDER.index(timepoint) if timepoint in TIMEPOINT_ORDER else len(TIMEPOINT_ORDER)
 
 
-def prom_summary(
-    site_ids: Iterable[int] | None, today: dt.date
-) -> tuple[list[CompletionRow], list[ChangeRow]]:
-    if site_ids is not None:
-        site_ids = list(site_ids)
-    qs = PromAdministration.objects.alive().filter(procedure__isnull=False)
+def completion_rows(site_ids: list[int] | None, today: dt.date) -> list[CompletionRow]:
+    """Per (time point, instrument): procedures whose window has opened and for which the schedule expects
+    the questionnaire (not made inapplicable), and how many have a complete administration linked to them."""
+    qs = PromAdministration.objects.alive().filter(procedure__isnull=False, completion_status="complete")
     if site_ids is not None:
         qs = qs.filter(patient__site_id__in=site_ids)
-    adms = list(
-        qs.values(
-            "procedure_id",
-            "procedure__procedure_date",
-            "instrument",
-            "timepoint",
-            "completed_date",
-            "completion_status",
-            "responses",
-            "score",
-            "score_method",
-        )
-    )
-    done = {
-        (a["procedure_id"], a["timepoint"], a["instrument"])
-        for a in adms
-        if a["completion_status"] == "complete"
-    }
+    done = set(qs.values_list("procedure_id", "timepoint", "instrument"))
     expected: dict[tuple[str, str], int] = defaultdict(int)
     completed: dict[tuple[str, str], int] = defaultdict(int)
     for item in followup_items(site_ids, today):
@@ -97,44 +80,47 @@ def prom_summary(
             instrument = e.removeprefix("prom:")
             expected[(item.timepoint, instrument)] += 1
             completed[(item.timepoint, instrument)] += (item.procedure_id, item.timepoint, instrument) in done
-    completion = [
+    return [
         CompletionRow(tp, inst, expected[(tp, inst)], completed[(tp, inst)])
-        for tp, inst in sorted(expected, key=lambda k: (TIMEPOINT_ORDER.index(k[0]), k[1]))
+        for tp, inst in sorted(expected, key=lambda k: (_order(k[0]), k[1]))
     ]
 
-    baseline: dict[tuple[int, str], dict] = {}
-    for a in sorted(adms, key=lambda a: a["completed_date"]):
-        key = (a["procedure_id"], a["instrument"])
-        if a["completed_date"] <= a["procedure__procedure_date"]:
-            baseline[key] = a
-        elif a["timepoint"] == "discharge" and key not in baseline:
-            baseline[key] = a
-    pairs: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
-    for a in adms:
-        base = baseline.get((a["procedure_id"], a["instrument"]))
-        if base is None or base is a or a["timepoint"] in ("discharge", "unscheduled"):
-            continue
-        for measure, (instrument, _) in MEASURES.items():
-            if instrument != a["instrument"]:
+
+def change_rows(table: pd.DataFrame) -> list[ChangeRow]:
+    """Pairs (baseline, follow-up) per measure and time point from pdva.outcomes' per-procedure columns."""
+    out = []
+    for code, (tp_label, _day) in d.PROM_CHANGE_TIMEPOINTS.items():
+        for measure, (_instrument, label, _better) in d.PROM_MEASURES.items():
+            cols = (f"prom_{measure}_base", f"prom_{measure}_{code}", f"prom_{measure}_{code}_change")
+            if any(c not in table for c in cols):
                 continue
-            before, after = _value(base, measure), _value(a, measure)
-            if before is not None and after is not None:
-                pairs[(a["timepoint"], measure)].append((before, after))
-    change = []
-    for (tp, measure), values in sorted(
-        pairs.items(), key=lambda kv: (TIMEPOINT_ORDER.index(kv[0][0]), list(MEASURES).index(kv[0][1]))
-    ):
-        diffs = [b - a for a, b in values]
-        change.append(
-            ChangeRow(
-                tp,
-                measure,
-                MEASURES[measure][1],
-                len(values),
-                statistics.fmean(a for a, _ in values),
-                statistics.fmean(b for _, b in values),
-                statistics.fmean(diffs),
-                statistics.stdev(diffs) if len(diffs) > 1 else None,
+            base, follow, diff = (table[c].to_numpy(dtype=float) for c in cols)
+            paired = ~np.isnan(diff)
+            n = int(paired.sum())
+            if n == 0:
+                continue
+            diffs = diff[paired].tolist()
+            out.append(
+                ChangeRow(
+                    code,
+                    tp_label,
+                    measure,
+                    label,
+                    n,
+                    statistics.fmean(base[paired].tolist()),
+                    statistics.fmean(follow[paired].tolist()),
+                    statistics.fmean(diffs),
+                    statistics.stdev(diffs) if n > 1 else None,
+                )
             )
-        )
-    return completion, change
+    return out
+
+
+def prom_summary(
+    site_ids: Iterable[int] | None, today: dt.date
+) -> tuple[list[CompletionRow], list[ChangeRow]]:
+    """(completion rows, change rows) for the sites (None = every site, empty = nothing) as of ``today``."""
+    ids = None if site_ids is None else sorted(site_ids)
+    completion = completion_rows(ids, today)
+    derived = derive(load_frames(ids), today, prom_targets=current_prom_targets())
+    return completion, change_rows(derived.table)
