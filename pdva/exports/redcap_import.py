@@ -346,7 +346,12 @@ class RedcapImporter:
                 continue
             obj, key = self.build(table, line, row)
             if key and key in seen:
-                self.report.add(DATA, line, redcap.FORM_BY_TABLE[table].prefix, f"{key!r} appears twice")
+                field = (
+                    "record_id"
+                    if table == "patients"
+                    else redcap.FORM_BY_TABLE[table].prefix + RESEARCH_KEY[table]
+                )
+                self.report.add(DATA, line, field, f"{key!r} appears twice")
                 continue
             seen.add(key)
             if obj is None:

@@ -180,23 +180,36 @@ def _write_python(
 def _write_sql(
     research: ResearchPlan, patients: QuerySet, out: Path, fmt: str, hmac: research_sql.Hmac
 ) -> tuple[ZipOut, dict[str, int], int]:
+    """CSV: each table's COPY streams into its zip member, compressed on a helper thread as blocks arrive.
+    Parquet: each table's COPY goes to a staged CSV file, converted and added to the zip on a helper thread
+    while the database produces the next table. Members go in table order; memory holds a few blocks."""
     counts: dict[str, int] = {}
     zout = ZipOut(out)
+
+    def add_parquet(name: str, staged: Path, table: TableColumns) -> None:
+        converted = staged.with_suffix(".parquet")
+        if csv_to_parquet(staged, table, converted) != counts[name]:
+            raise RuntimeError(f"{name}: Parquet rows differ from the rows read")
+        zout.add_file(converted.name, converted, counts[name])
+        converted.unlink()
+        staged.unlink()
+
     try:
         with (
             snapshot(read_only=False),
             connection.cursor() as cursor,
             tempfile.TemporaryDirectory(prefix="pdva-export-") as tmp,
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="pdva-parquet") as converter,
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="pdva-export-zip") as zipper,
         ):
             # Sorts of the narrow rows stay in memory; the queries are simple scans and joins, for which
             # compiling (JIT) costs more than it saves.
             cursor.execute("SET LOCAL work_mem = '64MB'")
             cursor.execute("SET LOCAL jit = off")
             opted_out = _opted_out(patients)
+            hmac.create(cursor)
             cohort = research_sql.Cohort.create(cursor, research_patients(patients), hmac)
             maps = research_sql.PseudonymMaps.create(cursor, research.tables, hmac)
-            converting: list[tuple[str, Future[int]]] = []
+            adding: list[Future[None]] = []
             for table in research.tables:
                 sql = research_sql.table_sql(table, cohort, maps, hmac, empty_as_null=fmt == "csv")
                 name = table.spec.name
@@ -205,21 +218,17 @@ def _write_sql(
                         pipe(research_sql.copy_csv(cursor, sql), writer)
                         writer.rows = counts[name] = research_sql.last_copy_rows(cursor)
                     continue
-                # Parquet: COPY into a staged CSV, converted on a helper thread while the next table is read.
                 staged = Path(tmp) / f"{name}.csv"
                 with open(staged, "wb") as stream:
                     for block in research_sql.copy_csv(cursor, sql):
                         stream.write(block)
                 counts[name] = research_sql.last_copy_rows(cursor)
-                converting.append(
-                    (name, converter.submit(csv_to_parquet, staged, table, Path(tmp) / f"{name}.parquet"))
-                )
+                adding.append(zipper.submit(add_parquet, name, staged, table))
             cohort.drop(cursor)
             maps.drop(cursor)
-            for name, future in converting:
-                if future.result() != counts[name]:
-                    raise RuntimeError(f"{name}: Parquet rows differ from the rows read")
-                zout.add_file(f"{name}.parquet", Path(tmp) / f"{name}.parquet", counts[name])
+            hmac.drop(cursor)
+            for future in adding:
+                future.result()  # in order: the first failure is raised here
     except BaseException:
         zout.abort()
         raise
@@ -252,7 +261,6 @@ def csv_to_parquet(staged: Path, table: TableColumns, path: Path) -> int:
         for batch in reader:
             writer.write_batch(batch if batch.schema.equals(schema) else batch.cast(schema))
             rows += batch.num_rows
-    staged.unlink()
     return rows
 
 

@@ -25,9 +25,8 @@ from pdva.exports import lib
 from pdva.exports.columns import Column, TableColumns
 from pdva.registry.models import Procedure
 
-COPY_BUFFER = (
-    1 << 20
-)  # bytes gathered from COPY before each write into the zip (COPY yields one row at a time)
+# Bytes gathered from COPY (which yields one row at a time) before each write into the zip.
+COPY_BUFFER = 1 << 20
 MIN_SERVER_VERSION = 110000  # sha256() is built in from PostgreSQL 11
 
 
@@ -49,13 +48,24 @@ def available() -> bool:
 
 
 class Hmac:
-    """SQL for the Pseudonymiser's HMAC-SHA256 under the export's key."""
+    """SQL for the Pseudonymiser's HMAC-SHA256 under the export's key.
+
+    The key's pads live in a TEMP table, read once per query: the long-running export statements (which
+    a server may log, e.g. with log_min_duration_statement) never contain the key."""
 
     def __init__(self, pseudonymise: lib.Pseudonymiser) -> None:
-        inner, outer = lib.hmac_pads(pseudonymise.key)
-        self.inner = f"decode('{inner.hex()}', 'hex')"
-        self.outer = f"decode('{outer.hex()}', 'hex')"
+        self.pads = lib.hmac_pads(pseudonymise.key)
         self.length = pseudonymise.length
+        self.table = f"pdva_research_key_{uuid.uuid4().hex[:12]}"
+        self.inner = f"(SELECT inner_pad FROM {self.table})"
+        self.outer = f"(SELECT outer_pad FROM {self.table})"
+
+    def create(self, cursor: Any) -> None:
+        cursor.execute(f"CREATE TEMP TABLE {self.table} (inner_pad bytea, outer_pad bytea) ON COMMIT DROP")
+        cursor.execute(f"INSERT INTO {self.table} VALUES (%s, %s)", list(self.pads))
+
+    def drop(self, cursor: Any) -> None:
+        cursor.execute(f"DROP TABLE IF EXISTS {self.table}")
 
     def __call__(self, kind: str, value_sql: str) -> str:
         if not kind.isidentifier() or self.length % 2:

@@ -147,8 +147,23 @@ def test_the_fast_path_is_what_users_get_and_leaves_no_identifier_or_temp_table(
     for value in identifier_values():
         assert not re.search(rf"(?<![0-9A-Za-z]){re.escape(value)}(?![0-9A-Za-z])", text), value
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_class WHERE relname LIKE 'pdva_research_cohort_%%'")
+        cursor.execute("SELECT count(*) FROM pg_class WHERE relname LIKE 'pdva_research_%%'")
         assert cursor.fetchone()[0] == 0
+
+
+@postgres_only
+def test_the_key_never_appears_in_the_export_statements(cohort):
+    from pdva.exports import research
+
+    plan = research.plan(key=KEY)
+    hmac = research_sql.Hmac(plan.state.pseudonymise)
+    cohort_tables = research_sql.Cohort("c", "cp")
+    maps = research_sql.PseudonymMaps({"operator": "mo", "site": "ms"})
+    secrets = [KEY.hex(), *(pad.hex() for pad in lib.hmac_pads(KEY))]
+    for table in plan.tables:
+        sql = research_sql.table_sql(table, cohort_tables, maps, hmac, empty_as_null=True)
+        assert "sha256(" in sql or table.spec.name == "patients"
+        assert not any(secret in sql.lower() for secret in secrets), table.spec.name
 
 
 def test_hmac_pads_reproduce_the_python_hmac():
