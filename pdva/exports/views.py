@@ -9,7 +9,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from pdva.exports.services import SUFFIX, ExportRefused, allowed_kinds, run_export
+from pdva.accounts.access import can
+from pdva.exports.services import AUDIT_RECORDS_CAP, SUFFIX, ExportRefused, allowed_kinds, run_export
 
 LABELS = {
     "research": "De-identified research export (tidy tables, CSV zip or Parquet, data dictionary, manifest)",
@@ -25,6 +26,7 @@ def index(request: HttpRequest) -> HttpResponse:
     kinds = allowed_kinds(request.user)
     if not kinds:
         return render(request, "web/no_access.html", {}, status=403)
+    can_audit = "odm" in kinds and can(request.user, AUDIT_RECORDS_CAP)
     error = ""
     if request.method == "POST":
         kind = request.POST.get("kind", "")
@@ -34,7 +36,9 @@ def index(request: HttpRequest) -> HttpResponse:
         elif kind == "research" and fmt not in ("csv", "parquet"):
             error = "Choose CSV or Parquet."
         else:
-            options = {"fmt": fmt} if kind == "research" else {}
+            options: dict[str, object] = {"fmt": fmt} if kind == "research" else {}
+            if kind == "odm" and can_audit and request.POST.get("audit") == "on":
+                options["audit"] = True
             out = Path(tempfile.mkdtemp(prefix="pdva-download-")) / f"pdva-{kind}{SUFFIX[kind]}"
             try:
                 result = run_export(kind, request.user, out, **options)
@@ -47,5 +51,8 @@ def index(request: HttpRequest) -> HttpResponse:
                 return FileResponse(stream, as_attachment=True, filename=result.path.name)
     options = [(k, LABELS[k]) for k in kinds]
     return render(
-        request, "exports/index.html", {"options": options, "error": error}, status=400 if error else 200
+        request,
+        "exports/index.html",
+        {"options": options, "error": error, "can_audit": can_audit},
+        status=400 if error else 200,
     )

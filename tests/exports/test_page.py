@@ -30,3 +30,15 @@ def test_data_manager_is_offered_full_and_fhir_only(cohort, manager, login):
 def test_roles_without_exports_are_refused(cohort, alice, gina, nobody, login):
     for user in (alice, gina, nobody):
         assert login(user).get("/exports/").status_code == 403
+
+
+def test_national_auditor_may_add_audit_records_to_odm_and_researcher_may_not(cohort, nora, rita, login):
+    client = login(nora)
+    assert 'name="audit"' in client.get("/exports/").content.decode()
+    response = client.post("/exports/", {"kind": "odm", "audit": "on"})
+    assert response.status_code == 200
+    assert b"<AuditRecord" in b"".join(response.streaming_content)
+    researcher = login(rita)
+    assert 'name="audit"' not in researcher.get("/exports/").content.decode()
+    plain = researcher.post("/exports/", {"kind": "odm", "audit": "on"})
+    assert plain.status_code == 200 and b"<AuditRecord" not in b"".join(plain.streaming_content)
