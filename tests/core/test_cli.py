@@ -69,3 +69,15 @@ def test_nul_characters_in_a_query_are_refused_clearly(client):
     assert api.json()["error"]["code"] == "invalid_request"
     page = client.get("/", {"q": "a\x00b"})
     assert page.status_code == 400 and b"NUL character" in page.content
+
+
+@pytest.mark.django_db(transaction=True)
+def test_demo_prepares_a_scored_registry_with_a_user_per_role(settings, capsys):
+    from pdva.registry.models import PromAdministration
+
+    settings.PDVA_DEMO_MODE = True
+    call_command("demo", "--no-serve", "--patients", "6", "--sites", "2", "--years", "2")
+    out = capsys.readouterr().out
+    assert "demo-clinician" in out and "demo-auditor" in out
+    eq5d = PromAdministration.objects.filter(instrument="eq5d5l")
+    assert eq5d.exists() and not eq5d.filter(score__isnull=True).exists()

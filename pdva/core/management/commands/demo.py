@@ -37,6 +37,9 @@ class Command(BaseCommand):
                 progress=Progress("seeding patients"),
             )
             self.stdout.write(f"seeded {stats.patients} synthetic patients, {stats.procedures} procedures")
+            # Score the seeded PROMs and compute follow-up statuses, as the daily job would.
+            call_command("followup", "run", "--no-digest", verbosity=0)
+            self.stdout.write("follow-up statuses computed and PROMs scored")
         else:
             self.stdout.write("registry already populated: keeping it")
         rows = create_demo_users()
