@@ -10,6 +10,7 @@ import datetime as dt
 import io
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -79,25 +80,36 @@ def parse_date(raw: str) -> dt.date | None:
     return None
 
 
+def csv_rows(
+    text: str, required: Sequence[str], *, expected: str
+) -> tuple[list[tuple[int, dict[str, str]]], RowError | None]:
+    """Non-blank CSV rows as (file line number, values by lower-cased column name, stripped), or the error
+    naming missing required columns (line 1). ``expected`` describes the full column list for that message."""
+    reader = csv.DictReader(io.StringIO(text))
+    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    missing = [c for c in required if c not in header]
+    if missing:
+        return [], RowError(1, f"missing column(s) {', '.join(missing)}; expected {expected}")
+    reader.fieldnames = header
+    rows = []
+    for number, raw in enumerate(reader, start=2):
+        values = {k: (v or "").strip() for k, v in raw.items() if k}
+        if any(values.values()):
+            rows.append((number, values))
+    return rows, None
+
+
 def parse(kind: str, text: str, *, today: dt.date, check_nhs: Any) -> tuple[list[Row], list[RowError]]:
     """Rows and errors. ``check_nhs(raw) -> str | None`` returns an error message for a bad NHS number."""
     if kind not in COLUMNS:
         return [], [RowError(0, f"unknown linkage kind {kind!r}")]
     required, optional = COLUMNS[kind]
-    reader = csv.DictReader(io.StringIO(text))
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
-    missing = [c for c in required if c not in header]
-    if missing:
-        return [], [
-            RowError(1, f"missing column(s) {', '.join(missing)}; expected {', '.join(required + optional)}")
-        ]
-    reader.fieldnames = header
+    data, header_error = csv_rows(text, required, expected=", ".join(required + optional))
+    if header_error:
+        return [], [header_error]
     rows: list[Row] = []
     errors: list[RowError] = []
-    for number, raw in enumerate(reader, start=2):
-        raw = {k: (v or "").strip() for k, v in raw.items() if k}
-        if not any(raw.values()):
-            continue
+    for number, raw in data:
         problems = []
         nhs_problem = check_nhs(raw["nhs_number"])
         if nhs_problem:

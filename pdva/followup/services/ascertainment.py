@@ -7,9 +7,7 @@ index) and limb, within ``DATE_TOLERANCE_DAYS`` of the listed date; each registr
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +15,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from pdva.followup.lib.linkage import OPCS, RowError, normalise_code, parse_date
+from pdva.followup.lib.linkage import OPCS, RowError, csv_rows, normalise_code, parse_date
 from pdva.followup.models import AscertainmentRow, AscertainmentUpload
 from pdva.registry.crypto import encrypt
 from pdva.registry.models import PatientIdentity, Procedure, Site
@@ -43,25 +41,16 @@ class Listed:
 
 
 def parse(text: str, start: dt.date, end: dt.date) -> list[Listed]:
-    reader = csv.DictReader(io.StringIO(text))
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
-    missing = [c for c in ("nhs_number", "procedure_date", "limb") if c not in header]
-    if missing:
-        raise AscertainmentInvalid(
-            [
-                RowError(
-                    1,
-                    f"missing column(s) {', '.join(missing)}; expected nhs_number, procedure_date, limb[, opcs_code]",
-                )
-            ]
-        )
-    reader.fieldnames = header
+    data, header_error = csv_rows(
+        text,
+        ("nhs_number", "procedure_date", "limb"),
+        expected="nhs_number, procedure_date, limb[, opcs_code]",
+    )
+    if header_error:
+        raise AscertainmentInvalid([header_error])
     rows: list[Listed] = []
     errors: list[RowError] = []
-    for number, raw in enumerate(reader, start=2):
-        raw = {k: (v or "").strip() for k, v in raw.items() if k}
-        if not any(raw.values()):
-            continue
+    for number, raw in data:
         problems = []
         try:
             nhs = normalise_nhs_number(raw["nhs_number"])
