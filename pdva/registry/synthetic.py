@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from django.db import transaction
 
+from pdva.audit.bulk import BulkWriter
 from pdva.audit.context import audit_context
 from pdva.registry import choices as c
 from pdva.registry.models import (
@@ -100,6 +101,7 @@ AFS_6M = {"dialysis": 0.42, "no_dialysis": 0.75}
 AMPUTATION_SHARE = 0.6  # of the 6-month AFS hazard; the rest is death
 SHAPE_AMPUTATION, SHAPE_DEATH = 0.55, 0.9
 DAY_6M = 182
+PATIENTS_PER_BATCH = 200  # about 6,000 records and their audit entries per transaction
 
 
 @dataclass
@@ -135,6 +137,7 @@ class CohortBuilder:
         self.years = years
         self.progress = progress or (lambda done, total: None)
         self.stats = Seeded()
+        self.writer = BulkWriter()
 
     # --- helpers ------------------------------------------------------------------------
     def chance(self, p: float) -> bool:
@@ -156,10 +159,11 @@ class CohortBuilder:
         u = self.rng.random()
         return "not_known" if u < p_unknown else ("yes" if u < p_unknown + (1 - p_unknown) * p_yes else "no")
 
-    def save(self, obj: Any, **kw: Any) -> Any:
+    def save(self, obj: Any) -> Any:
+        """Queue a new record for the bulk path; build() flushes a batch of patients at a time."""
         if hasattr(obj, "uuid"):
             obj.uuid = self.uuid()
-        obj.save(**kw)
+        self.writer.add(obj)
         self.stats.records += 1
         return obj
 
@@ -186,7 +190,7 @@ class CohortBuilder:
                     )
                 )
                 self.stats.sites += 1
-            operators = list(site.operators.all())
+            operators = [] if site.pk is None else list(site.operators.all())
             if not operators:
                 for k in range(3):
                     role = (
@@ -766,13 +770,21 @@ class CohortBuilder:
                 )
             )
 
-    def build(self, *, sites: int, patients: int) -> Seeded:
-        site_ops = self.make_sites(sites)
-        for n in range(patients):
-            site, operators = site_ops[n % len(site_ops)]
+    def build(self, *, sites: int, patients: int, batch: int = PATIENTS_PER_BATCH) -> Seeded:
+        with transaction.atomic():
+            site_ops = self.make_sites(sites)
+            self.writer.flush()
+        done = 0
+        while done < patients:
+            size = min(batch, patients - done)
+            # One transaction per batch: a failure loses at most the batch, never a half-made patient.
             with transaction.atomic():
-                self.make_patient(site, operators)
-            self.progress(n + 1, patients)
+                for n in range(done, done + size):
+                    site, operators = site_ops[n % len(site_ops)]
+                    self.make_patient(site, operators)
+                self.writer.flush()
+            done += size
+            self.progress(done, patients)
         return self.stats
 
 
