@@ -1,4 +1,4 @@
-.PHONY: demo test install bench lint format
+.PHONY: demo test install bench bench-quick lint format
 
 # The demo: install, migrate, load a synthetic cohort, serve on http://127.0.0.1:8000
 demo:
@@ -12,8 +12,12 @@ test:
 install:
 	./scripts/setup.sh
 
+# Benchmarks (bench/README.md): every target PASS or MISS; exits non-zero on a missed target
 bench: install
 	PDVA_ENV=test .venv/bin/python bench/run_all.py
+
+bench-quick: install
+	PDVA_ENV=test .venv/bin/python bench/run_all.py --quick
 
 lint:
 	.venv/bin/ruff check pdva tests bench

@@ -6,24 +6,24 @@
 Each page is rendered through the full Django stack (signed-in client with a verified second factor) on a
 dedicated SQLite file. The baseline, measured in the same run, is reading the rows the page needs with
 values() (the floor). Reported: wall time, SQL queries and the ratio to the floor. Targets: worklist within
-10x of the floor; query counts the same at both cohort sizes.
+10x of the floor at each size; each page's query count the same at both cohort sizes.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._harness import Report, Workspace, cli  # noqa: E402
 
-def _setup(db_path: Path) -> None:
-    os.environ["PDVA_DATABASE_URL"] = f"sqlite:///{db_path}"
+
+def _setup(db_url: str) -> None:
+    os.environ["PDVA_DATABASE_URL"] = db_url
     os.environ.setdefault("PDVA_ENV", "test")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pdva.settings")
     os.environ.setdefault("PDVA_AXES_ENABLED", "false")
@@ -41,10 +41,10 @@ def _timed(fn, repeat: int = 3):  # type: ignore[no-untyped-def]
     return best, result
 
 
-def main(quick: bool) -> None:
+def main(quick: bool, report: Report) -> None:
     sizes = (30, 90) if quick else (150, 600)
-    with tempfile.TemporaryDirectory() as tmp:
-        _setup(Path(tmp) / "bench.sqlite3")
+    with Workspace("capture") as ws:
+        _setup(ws.sqlite().url)
         import datetime as dt
 
         from django.contrib.auth import get_user_model
@@ -121,6 +121,8 @@ def main(quick: bool) -> None:
                     f"  {name}: {elapsed * 1000:.0f} ms, {len(queries)} queries, {size_bytes // 1024} KiB; "
                     f"floor {base * 1000:.0f} ms for {nrows} rows; ratio {elapsed / base:.1f}x"
                 )
+                if name == "worklist":
+                    report.target(f"worklist at {size} patients / floor", elapsed / base, 10, "x")
         by_page: dict[str, set[int]] = {}
         for _, name, n in results:
             by_page.setdefault(name, set()).add(n)
@@ -128,9 +130,14 @@ def main(quick: bool) -> None:
             print(
                 f"{name}: query count {'constant' if len(counts) == 1 else 'VARIES'} across cohorts {sorted(counts)}"
             )
+            report.target(
+                f"{name}: query count growth {sizes[0]} -> {sizes[-1]} patients",
+                max(counts) - min(counts),
+                0,
+                "queries",
+                "==",
+            )
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true")
-    main(quick=parser.parse_args().quick)
+    cli(main, "capture", __doc__)

@@ -11,19 +11,19 @@ a constant number of queries whatever the cohort size.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._harness import Report, Workspace, cli  # noqa: E402
 
-def _setup(db_path: Path) -> None:
-    os.environ["PDVA_DATABASE_URL"] = f"sqlite:///{db_path}"
+
+def _setup(db_url: str) -> None:
+    os.environ["PDVA_DATABASE_URL"] = db_url
     os.environ.setdefault("PDVA_ENV", "test")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pdva.settings")
     import django
@@ -40,10 +40,10 @@ def _timed(fn, repeat: int = 3):  # type: ignore[no-untyped-def]
     return best, result
 
 
-def main(quick: bool) -> None:
+def main(quick: bool, report: Report) -> None:
     patients = 150 if quick else 1500
-    with tempfile.TemporaryDirectory() as tmp:
-        _setup(Path(tmp) / "bench.sqlite3")
+    with Workspace("followup") as ws:
+        _setup(ws.sqlite().url)
         import datetime as dt
 
         from django.core.management import call_command
@@ -79,6 +79,7 @@ def main(quick: bool) -> None:
             f"followup_items: {engine * 1000:.1f} ms for {len(items)} items, {len(queries)} queries; "
             f"ratio to floor {engine / base:.1f}x (target <= 5x)"
         )
+        report.target(f"followup_items at {patients} patients / floor", engine / base, 5, "x")
         with audit_context(label="system:bench"):
             first, r1 = _timed(lambda: refresh_statuses(cutoff), repeat=1)
             again, r2 = _timed(lambda: refresh_statuses(cutoff), repeat=1)
@@ -92,6 +93,4 @@ def main(quick: bool) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true")
-    main(parser.parse_args().quick)
+    cli(main, "followup", __doc__)
