@@ -7,6 +7,8 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
+from django.db.models import QuerySet
+
 from pdva.followup.lib.schedule import (
     DEFAULT_VERSION,
     PatientCourse,
@@ -55,10 +57,20 @@ def current_schedule() -> Schedule:
     return load_schedule(adopted.version if adopted else DEFAULT_VERSION)
 
 
-def _procedures(site_ids: Iterable[int] | None) -> list[dict]:
-    qs = Procedure.objects.alive().filter(patient__deleted_at__isnull=True)
+PkRange = tuple[int, int]  # procedure ids, first and last inclusive: one batch of a streamed run
+
+
+def followed_procedures() -> QuerySet[Procedure]:
+    """The index procedures that have a follow-up course (live, of a live patient)."""
+    return Procedure.objects.alive().filter(patient__deleted_at__isnull=True)
+
+
+def _procedures(site_ids: Iterable[int] | None, pk_range: PkRange | None = None) -> list[dict]:
+    qs = followed_procedures()
     if site_ids is not None:
         qs = qs.filter(patient__site_id__in=list(site_ids))
+    if pk_range is not None:
+        qs = qs.filter(pk__gte=pk_range[0], pk__lte=pk_range[1])
     return list(
         qs.order_by("patient__site_id", "procedure_date", "pk").values(
             "pk",
@@ -76,13 +88,16 @@ def _procedures(site_ids: Iterable[int] | None) -> list[dict]:
     )
 
 
-def courses(site_ids: Iterable[int] | None) -> list[tuple[dict, PatientCourse]]:
-    """Each live index procedure with what its schedule depends on (3 queries)."""
+def courses(
+    site_ids: Iterable[int] | None, *, pk_range: PkRange | None = None
+) -> list[tuple[dict, PatientCourse]]:
+    """Each live index procedure with what its schedule depends on (3 queries); ``pk_range``: only the
+    procedures with ids in that range (a batch), and only their visits and amputations."""
     if site_ids is not None:
         site_ids = list(site_ids)
         if not site_ids:
             return []
-    procedures = _procedures(site_ids)
+    procedures = _procedures(site_ids, pk_range)
     if not procedures:
         return []
     visits: dict[int, list[tuple[str, int | None, dt.date]]] = defaultdict(list)
@@ -91,6 +106,9 @@ def courses(site_ids: Iterable[int] | None) -> list[tuple[dict, PatientCourse]]:
     if site_ids is not None:
         visit_qs = visit_qs.filter(procedure__patient__site_id__in=site_ids)
         amputation_qs = amputation_qs.filter(patient__site_id__in=site_ids)
+    if pk_range is not None:
+        visit_qs = visit_qs.filter(procedure_id__gte=pk_range[0], procedure_id__lte=pk_range[1])
+        amputation_qs = amputation_qs.filter(patient_id__in={row["patient_id"] for row in procedures})
     for procedure_id, code, year, day in visit_qs.values_list(
         "procedure_id", "timepoint", "timepoint_year", "visit_date"
     ):
@@ -128,12 +146,13 @@ def followup_items(
     *,
     schedule: Schedule | None = None,
     statuses: Collection[str] | None = None,
+    pk_range: PkRange | None = None,
 ) -> list[FollowUpItem]:
     """See the package docstring (pdva.followup.services)."""
     schedule = schedule or current_schedule()
     wanted = set(statuses) if statuses is not None else None
     items: list[FollowUpItem] = []
-    for row, course in courses(site_ids):
+    for row, course in courses(site_ids, pk_range=pk_range):
         for result in course_statuses(course, schedule, today):
             if wanted is not None and result.status not in wanted:
                 continue

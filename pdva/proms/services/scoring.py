@@ -19,13 +19,28 @@ def _age_and_sex(adm: PromAdministration) -> tuple[int | None, str | None]:
 
 
 def _decimal(value: float | None, places: int) -> Decimal | None:
-    return None if value is None else Decimal(str(round(value, places)))
+    # Quantized to the column's places, as the database gives it back: otherwise "0.75" against the
+    # stored "0.750" reads as a change, and every re-score would write an edit that changes nothing.
+    if value is None:
+        return None
+    return Decimal(str(round(value, places))).quantize(Decimal(1).scaleb(-places))
 
 
 def compute(adm: PromAdministration) -> list[scoring.Score]:
-    if adm.completion_status not in ("complete", "partial"):
+    if not scorable(adm):
         return []
     age, sex = _age_and_sex(adm)
+    return compute_for(adm, age=age, sex=sex)
+
+
+def scorable(adm: PromAdministration) -> bool:
+    return adm.completion_status in ("complete", "partial")
+
+
+def compute_for(adm: PromAdministration, *, age: int | None, sex: str | None) -> list[scoring.Score]:
+    """compute() with the patient's age and sex already known (batches look them up once per patient)."""
+    if not scorable(adm):
+        return []
     return scoring.score(adm.instrument, adm.responses or {}, age=age, sex=sex)
 
 
@@ -36,13 +51,19 @@ def apply_primary(adm: PromAdministration, scores: list[scoring.Score]) -> None:
     adm.score_method = main.method if main and main.value is not None else ""
 
 
-def save_scores(adm: PromAdministration, scores: list[scoring.Score], *, reason: str) -> None:
-    """Create or update one PromScore per (measure, method)."""
-    existing = {(s.measure, s.method): s for s in PromScore.objects.alive().filter(administration=adm)}
-    new = []
+def plan_scores(
+    adm: PromAdministration, scores: list[scoring.Score], existing: list[PromScore]
+) -> tuple[list[PromScore], list[PromScore]]:
+    """The PromScore rows to create, and the existing (live) rows given new values, to save with a reason.
+
+    One row per (measure, method); an existing row whose value, verification and note are unchanged is
+    in neither list.
+    """
+    by_key = {(s.measure, s.method): s for s in existing}
+    new, changed = [], []
     for sc in scores:
-        value = _decimal(sc.value, 6)
-        row = existing.get((sc.measure, sc.method))
+        value, note = _decimal(sc.value, 6), sc.note[:300]
+        row = by_key.get((sc.measure, sc.method))
         if row is None:
             new.append(
                 PromScore(
@@ -51,11 +72,20 @@ def save_scores(adm: PromAdministration, scores: list[scoring.Score], *, reason:
                     method=sc.method,
                     value=value,
                     verified=sc.verified,
-                    note=sc.note[:300],
+                    note=note,
                 )
             )
-            continue
-        row.value, row.verified, row.note = value, sc.verified, sc.note[:300]
+        elif (row.value, row.verified, row.note) != (value, sc.verified, note):
+            row.value, row.verified, row.note = value, sc.verified, note
+            row.administration = adm  # already loaded: its audit entry reads the site through it
+            changed.append(row)
+    return new, changed
+
+
+def save_scores(adm: PromAdministration, scores: list[scoring.Score], *, reason: str) -> None:
+    """Create or update one PromScore per (measure, method)."""
+    new, changed = plan_scores(adm, scores, list(PromScore.objects.alive().filter(administration=adm)))
+    for row in changed:
         row.save(reason=reason)
     if new:
         PromScore.objects.audited_bulk_create(new, reason=reason)
@@ -81,11 +111,3 @@ def record_administration(adm: PromAdministration, *, reason: str = "") -> PromA
         adm.save(reason=reason)
         save_scores(adm, scores, reason=reason or "PROM scores derived")
     return adm
-
-
-def rescore_all(*, reason: str) -> int:
-    count = 0
-    for adm in PromAdministration.objects.alive().select_related("patient__identity").iterator():
-        score_administration(adm, reason=reason)
-        count += 1
-    return count

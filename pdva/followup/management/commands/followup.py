@@ -50,10 +50,11 @@ class Command(BaseCommand):
         getattr(self, "handle_" + options["action"].replace("-", "_"))(**options)
 
     def handle_run(self, today: dt.date | None = None, no_digest: bool = False, **_: Any) -> None:
+        from pdva.core.progress import Progress
         from pdva.followup.services.run import run
 
         with audit_context(label="system:followup", reason="scheduled follow-up run"):
-            log = run(today, send_digests=not no_digest)
+            log = run(today, send_digests=not no_digest, progress_for=Progress)
         self.stdout.write(
             f"followup run {log.run_date} (schedule {log.schedule_version}): {log.created} new, {log.changed} "
             f"changed, {log.removed} removed, {log.unchanged} unchanged; reminders sent {log.reminders_sent}; "

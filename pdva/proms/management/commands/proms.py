@@ -25,7 +25,10 @@ class Command(BaseCommand):
         labels.add_argument("--licence", required=True, help="Licence or permission reference")
         labels.add_argument("--language", default="en-GB")
         labels.add_argument("--site", help="ODS code: labels for this site only (default: every site)")
-        sub.add_parser("rescore", help="Re-derive every PROM score (e.g. after a value-set change)")
+        rescore = sub.add_parser("rescore", help="Re-derive every PROM score (e.g. after a value-set change)")
+        rescore.add_argument(
+            "--batch-size", type=int, default=None, help="Administrations per transaction (default 2000)"
+        )
         sub.add_parser(
             "remind", help="Send due reminders for emailed links (also done by `pdva followup run`)"
         )
@@ -58,12 +61,22 @@ class Command(BaseCommand):
                 raise CommandError("; ".join(exc.messages)) from exc
         self.stdout.write(f"loaded {instrument} labels ({language}) for {target or 'every site'}")
 
-    def handle_rescore(self, **_: Any) -> None:
-        from pdva.proms.services.scoring import rescore_all
+    def handle_rescore(self, batch_size: int | None = None, **_: Any) -> None:
+        from pdva.core.progress import Progress
+        from pdva.proms.services.batch_scoring import BATCH_SIZE, rescore_all
 
+        if batch_size is not None and batch_size < 1:
+            raise CommandError("--batch-size must be at least 1")
         with audit_context(label="system:proms", reason="PROM scores re-derived"):
-            count = rescore_all(reason="PROM scores re-derived")
-        self.stdout.write(f"re-scored {count} administrations")
+            result = rescore_all(
+                reason="PROM scores re-derived",
+                batch_size=batch_size or BATCH_SIZE,
+                progress=Progress("re-scoring PROM administrations"),
+            )
+        self.stdout.write(
+            f"re-scored {result.administrations} administrations: {result.edited} changed, "
+            f"{result.scores_created} new scores, {result.scores_changed} changed scores"
+        )
 
     def handle_remind(self, **_: Any) -> None:
         from pdva.proms.services.links import send_due_reminders
