@@ -23,9 +23,11 @@ from pdva.proms.lib.scoring import VQ6_NOTE
 from pdva.proms.models import InstrumentLabelSet, PromInvitation, PromMessage
 from pdva.proms.services import links
 from pdva.proms.services.labels import INSTRUMENT_NAMES, questionnaire
-from pdva.proms.services.reports import prom_summary
 from pdva.registry.instruments import ITEMS
 from pdva.registry.models import Patient
+
+# PROM reports (pandas, scipy) are imported inside the view that uses them: the URLconf loads this
+# module, and every pdva command would pay for them at start-up.
 
 
 def _qr_svg(url: str) -> str:
@@ -119,6 +121,8 @@ def link_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 
 @staff_required(Cap.VIEW_SITE_REPORTS)
 def reports(request: HttpRequest) -> HttpResponse:
+    from pdva.proms.services.reports import prom_summary
+
     completion, change = prom_summary(site_ids_for(request.user, Cap.VIEW_SITE_REPORTS), timezone.localdate())
     return render(
         request,

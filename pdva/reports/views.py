@@ -17,14 +17,9 @@ from pdva.accounts.roles import Cap
 from pdva.audit.models import record
 from pdva.registry.models import Operator, Site
 from pdva.reports.models import ReportSend
-from pdva.reports.services import common
-from pdva.reports.services.appraisal import appraisal_report
-from pdva.reports.services.decision_aid import decision_aid
-from pdva.reports.services.national import national_report
-from pdva.reports.services.pdf import render_pdf
-from pdva.reports.services.send import send_governance_report
-from pdva.reports.services.site import site_report
-from pdva.reports.services.workbook import build_workbook
+
+# Report services (pandas, scipy, matplotlib, WeasyPrint, openpyxl) are imported inside the views that
+# use them: the URLconf loads this module, and every pdva command would pay for them at start-up.
 
 
 def require_cap(cap: Cap) -> Callable:
@@ -83,6 +78,8 @@ def index(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def sap(request: HttpRequest) -> HttpResponse:
+    from pdva.reports.services import common
+
     return render(request, "reports/sap.html", {"sap": common.sap_context(), **risk_model_context()})
 
 
@@ -106,6 +103,8 @@ def risk_model_context() -> dict[str, Any]:
 
 @require_cap(Cap.VIEW_SITE_REPORTS)
 def dashboard(request: HttpRequest, site_id: int) -> HttpResponse:
+    from pdva.reports.services.site import site_report
+
     site = _site_for(request, site_id)
     context = site_report(site, suppress=_is_national(request.user))
     context["sends"] = ReportSend.objects.alive().filter(site=site)[:10]
@@ -115,6 +114,10 @@ def dashboard(request: HttpRequest, site_id: int) -> HttpResponse:
 
 @require_cap(Cap.VIEW_SITE_REPORTS)
 def governance_pdf(request: HttpRequest, site_id: int) -> HttpResponse:
+    from pdva.reports.services import common
+    from pdva.reports.services.pdf import render_pdf
+    from pdva.reports.services.site import site_report
+
     site = _site_for(request, site_id)
     try:
         context = site_report(
@@ -134,6 +137,8 @@ def governance_pdf(request: HttpRequest, site_id: int) -> HttpResponse:
 @require_POST
 @require_cap(Cap.MANAGE_GOVERNANCE)
 def governance_send(request: HttpRequest, site_id: int) -> HttpResponse:
+    from pdva.reports.services.send import send_governance_report
+
     site = _site_for(request, site_id, Cap.MANAGE_GOVERNANCE, site_member=True)
     send_governance_report(site, request.POST.get("period") or None)
     sends = ReportSend.objects.alive().filter(site=site)[:10]
@@ -146,6 +151,8 @@ def governance_send(request: HttpRequest, site_id: int) -> HttpResponse:
 
 @require_cap(Cap.VIEW_CLINICAL)
 def workbook(request: HttpRequest, site_id: int) -> HttpResponse:
+    from pdva.reports.services.workbook import build_workbook
+
     site = _site_for(request, site_id, Cap.VIEW_CLINICAL, site_member=True)
     data = build_workbook(site)
     record("reports.workbook.exported", site, after={"site": site.ods_code})
@@ -158,6 +165,9 @@ def workbook(request: HttpRequest, site_id: int) -> HttpResponse:
 
 @require_cap(Cap.VIEW_SITE_REPORTS)
 def decision_aid_pdf(request: HttpRequest, site_id: int) -> HttpResponse:
+    from pdva.reports.services.decision_aid import decision_aid
+    from pdva.reports.services.pdf import render_pdf
+
     site = _site_for(request, site_id)
     context = decision_aid(site, by_dialysis=request.GET.get("dialysis") == "1")
     return _pdf(
@@ -167,6 +177,9 @@ def decision_aid_pdf(request: HttpRequest, site_id: int) -> HttpResponse:
 
 @require_cap(Cap.VIEW_SITE_REPORTS)
 def appraisal_pdf(request: HttpRequest, operator_id: int) -> HttpResponse:
+    from pdva.reports.services.appraisal import appraisal_report
+    from pdva.reports.services.pdf import render_pdf
+
     operator = get_object_or_404(Operator.objects.alive(), pk=operator_id)
     _site_for(request, operator.site_id, site_member=True)
     context = appraisal_report(operator)
@@ -176,11 +189,16 @@ def appraisal_pdf(request: HttpRequest, operator_id: int) -> HttpResponse:
 
 @require_cap(Cap.VIEW_NATIONAL)
 def national(request: HttpRequest) -> HttpResponse:
+    from pdva.reports.services.national import national_report
+
     return render(request, "reports/national.html", national_report())
 
 
 @require_cap(Cap.VIEW_NATIONAL)
 def national_pdf(request: HttpRequest) -> HttpResponse:
+    from pdva.reports.services.national import national_report
+    from pdva.reports.services.pdf import render_pdf
+
     context = national_report()
     record(
         "reports.national.downloaded",
