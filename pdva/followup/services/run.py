@@ -9,12 +9,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Max, Min
 from django.utils import timezone
 
 from pdva.followup.lib.schedule import Schedule
 from pdva.followup.models import FollowUpRun, FollowUpStatus
-from pdva.followup.services.items import current_schedule, followed_procedures, followup_items
+from pdva.followup.services.items import PkRange, current_schedule, followed_procedures, followup_items
+from pdva.registry.models import Procedure
 
 if TYPE_CHECKING:
     from pdva.proms.services.batch_scoring import ScoringResult
@@ -54,45 +56,41 @@ def refresh_statuses(
 ) -> RefreshResult:
     """Bring FollowUpStatus in line with the schedule and the registry on ``today``.
 
-    Streamed by index procedure id, one transaction per batch, so memory is bounded by the batch: the
-    batches' id ranges meet end to end, so every stored status (also of a procedure since removed) falls
-    in exactly one of them, or after the last, where nothing is followed up any more.
+    Streamed by ranges of ``batch_size`` procedure ids, one transaction each, so memory is bounded by the
+    batch. The ranges meet end to end over every procedure id, so each stored status (also of a procedure
+    since removed, or of a removed patient's) falls in exactly one range and is kept, changed or cleared.
     """
     schedule = schedule or current_schedule()
     result = RefreshResult()
-    followed = followed_procedures()
-    total = followed.count()
+    total = followed_procedures().count()
+    # Every procedure's id, also removed ones': their stored statuses fall in a range and are cleared.
+    bounds = Procedure.objects.aggregate(first=Min("pk"), last=Max("pk"))
     if progress:
         progress(0, total)
-    done, last_pk = 0, 0
-    while True:
-        ids = list(followed.filter(pk__gt=last_pk).order_by("pk").values_list("pk", flat=True)[:batch_size])
-        if not ids:
-            break
-        with transaction.atomic():
-            _refresh_range(today, schedule, after_pk=last_pk, upto_pk=ids[-1], result=result)
-        last_pk = ids[-1]
-        done += len(ids)
-        if progress:
-            progress(min(done, total), total)
-    with transaction.atomic():
-        result.removed += FollowUpStatus.objects.filter(procedure_id__gt=last_pk).delete()[0]
+    done = 0
+    if bounds["first"] is not None:
+        for start in range(bounds["first"], bounds["last"] + 1, batch_size):
+            with transaction.atomic():
+                done += _refresh_range(today, schedule, (start, start + batch_size - 1), result)
+            if progress:
+                progress(min(done, total), total)
     if progress and done < total:
         progress(done, done)
     return result
 
 
-def _refresh_range(
-    today: dt.date, schedule: Schedule, *, after_pk: int, upto_pk: int, result: RefreshResult
-) -> None:
-    """Refresh the statuses of the index procedures with ids in (after_pk, upto_pk]."""
+def _refresh_range(today: dt.date, schedule: Schedule, pk_range: PkRange, result: RefreshResult) -> int:
+    """Refresh the statuses of the index procedures with ids in ``pk_range``; returns how many are
+    followed up."""
+    first, last = pk_range
     existing: dict[Key, FollowUpStatus] = {
         (s.procedure_id, s.timepoint, s.year): s
-        for s in FollowUpStatus.objects.filter(procedure_id__gt=after_pk, procedure_id__lte=upto_pk)
+        for s in FollowUpStatus.objects.filter(procedure_id__gte=first, procedure_id__lte=last)
     }
     fresh, changed = [], []
     seen: set[Key] = set()
-    for item in followup_items(None, today, schedule=schedule, pk_range=(after_pk + 1, upto_pk)):
+    items = followup_items(None, today, schedule=schedule, pk_range=pk_range)
+    for item in items:
         key = (item.procedure_id, item.timepoint, item.year or 0)
         seen.add(key)
         values = {
@@ -126,12 +124,35 @@ def _refresh_range(
         changed.append(row)
     stale = [row.pk for key, row in existing.items() if key not in seen]
     FollowUpStatus.objects.bulk_create(fresh, batch_size=1000)
-    FollowUpStatus.objects.bulk_update(changed, [*STATUS_FIELDS, "status_since"], batch_size=1000)
+    _update(changed, [*STATUS_FIELDS, "status_since"])
     for start in range(0, len(stale), 1000):
         FollowUpStatus.objects.filter(pk__in=stale[start : start + 1000]).delete()
     result.created += len(fresh)
     result.changed += len(changed)
     result.removed += len(stale)
+    return len({item.procedure_id for item in items})
+
+
+def _update(rows: list[FollowUpStatus], names: list[str]) -> None:
+    """UPDATE each row's fields: one statement run for every row (psycopg pipelines it). Django's
+    bulk_update builds a CASE expression per row and field, seconds a batch after a schedule change."""
+    if not rows:
+        return
+    meta = FollowUpStatus._meta
+    fields = [meta.get_field(name.removesuffix("_id")) for name in names]
+    quote = connection.ops.quote_name
+    statement = (
+        f"UPDATE {quote(meta.db_table)} SET {', '.join(f'{quote(f.column)} = %s' for f in fields)} "
+        f"WHERE {quote(meta.pk.column)} = %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            statement,
+            [
+                [*(f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields), row.pk]
+                for row in rows
+            ],
+        )
 
 
 def score_pending(*, batch_size: int | None = None, progress: ProgressFn | None = None) -> ScoringResult:
