@@ -60,10 +60,12 @@ def _head() -> tuple[int, str]:
     return last if last else (0, chain.GENESIS_HASH)
 
 
-def append_entries(rows: list[dict[str, Any]]) -> list[AuditEntry]:
-    """Append rows (action, object_type, object_id, site_id, before, after, reason) to the chain.
+def chain_entries(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Lock the chain and turn rows into the next entries' field values, hashed and sealed in order.
 
-    Must run inside the caller's transaction so the change and its audit entry commit together.
+    The one place entries are built: ``append_entries`` (each save) and the bulk path insert what this
+    returns, so a chain written record by record and one written in bulk cannot be told apart. Must run
+    inside the transaction that inserts the entries (the lock is held until it commits).
     """
     if not rows:
         return []
@@ -75,6 +77,7 @@ def append_entries(rows: list[dict[str, Any]]) -> list[AuditEntry]:
     now = timezone.now()
     # Millisecond precision: what every backend and Django's JSON serialiser (backups) keep exactly.
     now = now.replace(microsecond=now.microsecond // 1000 * 1000)
+    key = settings.PDVA_AUDIT_KEY
     entries = []
     for row in rows:
         seq += 1
@@ -92,12 +95,20 @@ def append_entries(rows: list[dict[str, Any]]) -> list[AuditEntry]:
             "reason": row.get("reason") or actor.reason,
         }
         digest = chain.entry_hash(data, prev)
-        entries.append(
-            AuditEntry(
-                **data, prev_hash=prev, entry_hash=digest, seal=chain.seal(settings.PDVA_AUDIT_KEY, digest)
-            )
-        )
+        data["prev_hash"] = prev
+        data["entry_hash"] = digest
+        data["seal"] = chain.seal(key, digest)
+        entries.append(data)
         prev = digest
+    return entries
+
+
+def append_entries(rows: list[dict[str, Any]]) -> list[AuditEntry]:
+    """Append rows (action, object_type, object_id, site_id, before, after, reason) to the chain.
+
+    Must run inside the caller's transaction so the change and its audit entry commit together.
+    """
+    entries = [AuditEntry(**data) for data in chain_entries(rows)]
     return AuditEntry.objects.bulk_create(entries, batch_size=500)
 
 
@@ -187,6 +198,22 @@ class AuditedQuerySet(models.QuerySet):
         return created
 
 
+PLAIN_JSON_TYPES = frozenset({str, int, bool})
+_SNAPSHOT_PLANS: dict[type[models.Model], list[tuple[str, bool]]] = {}
+
+
+def _snapshot_plan(model: type[AuditedModel]) -> list[tuple[str, bool]]:
+    """(attname, is secret) of the fields a model's audit snapshot holds, worked out once per model."""
+    plan = _SNAPSHOT_PLANS.get(model)
+    if plan is None:
+        plan = _SNAPSHOT_PLANS[model] = [
+            (field.attname, field.name in model.secret_fields)
+            for field in model._meta.concrete_fields
+            if not field.primary_key and field.name not in model.audit_exclude
+        ]
+    return plan
+
+
 class AuditedModel(models.Model):
     """Base of every model holding clinical, identity or governance data.
 
@@ -243,13 +270,13 @@ class AuditedModel(models.Model):
 
     def audit_snapshot(self) -> dict[str, Any]:
         snap: dict[str, Any] = {}
-        for field in self._meta.concrete_fields:
-            if field.primary_key or field.name in self.audit_exclude:
-                continue
-            value = getattr(self, field.attname)
-            if field.name in self.secret_fields:
+        plain = PLAIN_JSON_TYPES
+        for attname, secret in _snapshot_plan(type(self)):
+            value = getattr(self, attname)
+            if secret:
                 value = None if value in (None, "") else chain.blind(settings.PDVA_AUDIT_KEY, str(value))
-            snap[field.attname] = chain.json_value(value)
+            # None, str, int and bool are their own JSON form: skip json_value's checks (bulk loads).
+            snap[attname] = value if value is None or type(value) in plain else chain.json_value(value)
         return snap
 
     def audit_row(self, verb: str, before: Any, after: Any, reason: str) -> dict[str, Any]:
@@ -262,6 +289,13 @@ class AuditedModel(models.Model):
             "after": after,
             "reason": reason,
         }
+
+    @classmethod
+    def prepare_many(cls, objs: list[Any]) -> None:
+        """prepare_for_save() for a batch of new records (the bulk path). A model whose checks query other
+        tables overrides this to run one query for the batch instead of one per record."""
+        for obj in objs:
+            obj.prepare_for_save()
 
     def prepare_for_save(self) -> None:
         self.derive()

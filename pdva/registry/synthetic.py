@@ -11,16 +11,22 @@ Everything comes from one numpy Generator, so the same seed and cut-off give the
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
+import inspect
+import itertools
 import math
+import string
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
 from django.db import transaction
+from django.db.models.base import ModelState
+from django.db.models.signals import post_init, pre_init
 
 from pdva.audit.bulk import BulkWriter
 from pdva.audit.context import audit_context
@@ -52,6 +58,59 @@ SITE_NAMES = [
     ("ZZE", "Vale Regional Arterial Centre (synthetic)", "midlands"),
     ("ZZF", "Fenland General (synthetic)", "east_of_england"),
 ]
+# Beyond the six above (the small demos' sites, kept as they were), sites are made up from these.
+PLACES = [
+    "Ashford Vale",
+    "Bramley",
+    "Castlemoor",
+    "Dunmere",
+    "Eastholm",
+    "Fairhaven",
+    "Greystone",
+    "Hollinwood",
+    "Ironbridge Vale",
+    "Kingsmere",
+    "Larkhill",
+    "Millbrook",
+    "Newhurst",
+    "Oakridge",
+    "Pendle Cross",
+    "Queensbury",
+    "Redcastle",
+    "Saltmarsh",
+    "Thornbury Wells",
+    "Upperton",
+    "Westcliff",
+    "Yarrow",
+]
+KINDS = [
+    "University Hospitals",
+    "Teaching Hospitals",
+    "General Hospital",
+    "Vascular Network",
+    "Royal Infirmary",
+    "Regional Vascular Centre",
+]
+# England's regions carry most of the volume; the devolved nations take part too.
+REGION_CYCLE = [
+    "london",
+    "midlands",
+    "north_west",
+    "north_east_yorkshire",
+    "south_east",
+    "east_of_england",
+    "south_west",
+    "london",
+    "midlands",
+    "north_west",
+    "scotland",
+    "wales",
+    "north_east_yorkshire",
+    "south_east",
+    "northern_ireland",
+]
+SITE_VOLUME_SIGMA = 0.8  # log-normal spread of site volumes: a few high-volume centres, many small ones
+SITE_STREAM = 0x51735  # the site layout's own random stream, so it never shifts the patients' draws
 FAMILY = [
     "Smith",
     "Jones",
@@ -102,6 +161,23 @@ AMPUTATION_SHARE = 0.6  # of the 6-month AFS hazard; the rest is death
 SHAPE_AMPUTATION, SHAPE_DEATH = 0.55, 0.9
 DAY_6M = 182
 PATIENTS_PER_BATCH = 200  # about 6,000 records and their audit entries per transaction
+WRITE_ORDER = [
+    Site,
+    SiteGovernance,
+    Operator,
+    Patient,
+    PatientIdentity,
+    Procedure,
+    Baseline,
+    ConsentGovernance,
+    Medication,
+    AdverseEvent,
+    Reintervention,
+    FollowUpVisit,
+    PromAdministration,
+    Amputation,
+    Death,
+]
 
 
 @dataclass
@@ -128,23 +204,149 @@ def _weibull_scale(cum_hazard: float, t: float, shape: float) -> float:
     return t / cum_hazard ** (1 / shape)
 
 
+def clip(value: Any, low: float, high: float) -> Any:
+    """np.clip for one number (numpy's costs microseconds a call)."""
+    return min(max(value, low), high)
+
+
+@dataclass(frozen=True)
+class SiteSpec:
+    ods_code: str
+    name: str
+    region: str
+    weight: float  # share of the cohort's patients
+    operators: int
+
+
+def synthetic_ods_codes() -> Iterator[str]:
+    """ZZA, ZZB, ... ZZZ, ZYA, ... then four and five characters: never a real trust's code (none start Z)."""
+    letters = string.ascii_uppercase
+    for length in (3, 4, 5):
+        for tail in itertools.product(letters[::-1], *[letters] * (length - 2)):
+            yield "Z" + "".join(tail)
+
+
+def site_layout(n: int, *, seed: int, varied: bool) -> list[SiteSpec]:
+    """The synthetic sites: codes and names fixed by position; volumes and operators from the seed.
+
+    Even (the small demos): equal shares, three operators each, patients dealt round-robin. Varied (a
+    national audit): log-normal volumes, so funnel plots show spread, and 2-8 operators by volume.
+    """
+    codes = synthetic_ods_codes()
+    specs = []
+    for i in range(n):
+        ods = next(codes)
+        if i < len(SITE_NAMES):
+            _, name, region = SITE_NAMES[i]
+        else:
+            k = i - len(SITE_NAMES)
+            name = f"{PLACES[k % len(PLACES)]} {KINDS[k // len(PLACES) % len(KINDS)]}"
+            if k >= len(PLACES) * len(KINDS):
+                name += f" {k // (len(PLACES) * len(KINDS)) + 1}"
+            name += " (synthetic)"
+            region = REGION_CYCLE[k % len(REGION_CYCLE)]
+        specs.append((ods, name, region))
+    if not varied:
+        return [SiteSpec(ods, name, region, 1 / n, 3) for ods, name, region in specs]
+    rng = np.random.default_rng([seed, SITE_STREAM])
+    raw = np.exp(np.clip(rng.normal(0, SITE_VOLUME_SIGMA, n), -2.5, 2.5))
+    weights = raw / raw.sum()
+    top = float(weights.max())
+    return [
+        SiteSpec(
+            ods, name, region, float(w), int(min(8, max(2, round(2 + 6 * w / top + rng.normal(0, 0.7)))))
+        )
+        for (ods, name, region), w in zip(specs, weights, strict=True)
+    ]
+
+
+class FastNew:
+    """``model(**kwargs)`` without Django's per-field ``__init__`` loop (the generator makes millions).
+
+    The same object as the keyword call: fields not given get their defaults (callables called per
+    record), related objects are assigned through their descriptors as the keyword path does, other
+    names must be properties or fields. Fields in ``set_later`` (the builder always sets them before the
+    record is queued) start as None instead of computing a default to throw away. With init signals
+    connected it falls back to the model's own constructor.
+    """
+
+    def __init__(self, model: type[Any], set_later: tuple[str, ...] = ("uuid", "registry_id")) -> None:
+        self.model = model
+        fields = model._meta.concrete_fields
+        self.plan = [(f.attname, _none if f.attname in set_later else f._get_default) for f in fields]
+        self.relations = {f.name for f in fields if f.is_relation}
+
+    def __call__(self, **kwargs: Any) -> Any:
+        model = self.model
+        if pre_init.receivers or post_init.receivers:
+            return model(**kwargs)
+        related = [(name, kwargs.pop(name)) for name in self.relations if name in kwargs]
+        obj = model.__new__(model)
+        obj._state = ModelState()
+        values = obj.__dict__
+        for attname, default in self.plan:
+            values[attname] = kwargs.pop(attname) if attname in kwargs else default()
+        for name, value in related:
+            setattr(obj, name, value)
+        meta = model._meta
+        for name, value in kwargs.items():
+            if name not in meta._property_names:
+                meta.get_field(name)  # raises FieldDoesNotExist for a name the model does not have
+            setattr(obj, name, value)
+        return obj
+
+
+def _none() -> None:
+    return None
+
+
+_MAKERS: dict[type[Any], FastNew] = {}
+
+
+def new(model: type[Any], **kwargs: Any) -> Any:
+    maker = _MAKERS.get(model)
+    if maker is None:
+        maker = _MAKERS[model] = FastNew(model)
+    return maker(**kwargs)
+
+
 class CohortBuilder:
     def __init__(
-        self, *, seed: int, cutoff: dt.date, years: float, progress: Callable[[int, int], None] | None
+        self,
+        *,
+        seed: int,
+        cutoff: dt.date,
+        years: float,
+        progress: Callable[..., None] | None,
+        varied: bool | None = None,
     ):
+        self.seed = seed
         self.rng = np.random.default_rng(seed)
         self.cutoff = cutoff
         self.years = years
-        self.progress = progress or (lambda done, total: None)
+        self.varied = varied
+        self.progress = progress or (lambda done, total, **_: None)
         self.stats = Seeded()
-        self.writer = BulkWriter()
+        # Deaths last: their check reads the patient's other records, inserted earlier in the same flush.
+        self.writer = BulkWriter(model_order=WRITE_ORDER)
+        self._cdfs: dict[tuple[float, ...], list[float]] = {}
 
     # --- helpers ------------------------------------------------------------------------
     def chance(self, p: float) -> bool:
         return bool(self.rng.random() < p)
 
     def pick(self, options: list[Any], p: list[float] | None = None) -> Any:
-        return options[int(self.rng.choice(len(options), p=p))]
+        """The draw rng.choice(len(options), p=p) makes (same stream, same result), without its overhead."""
+        if p is None:
+            return options[int(self.rng.integers(0, len(options)))]
+        key = tuple(p)
+        cdf = self._cdfs.get(key)
+        if cdf is None:
+            if len(p) != len(options) or min(p) < 0 or not math.isclose(sum(p), 1.0, abs_tol=1e-8):
+                raise ValueError(f"probabilities {p} do not fit the options {options}")
+            cumulative = np.cumsum(np.asarray(p, dtype=np.float64))
+            cdf = self._cdfs[key] = (cumulative / cumulative[-1]).tolist()
+        return options[bisect.bisect_right(cdf, self.rng.random())]
 
     def uuid(self) -> uuid.UUID:
         return uuid.UUID(
@@ -163,22 +365,24 @@ class CohortBuilder:
         """Queue a new record for the bulk path; build() flushes a batch of patients at a time."""
         if hasattr(obj, "uuid"):
             obj.uuid = self.uuid()
+        if isinstance(obj, Patient) and not obj.registry_id:
+            raise ValueError("a synthetic patient needs its registry id before it is queued")
         self.writer.add(obj)
         self.stats.records += 1
         return obj
 
     # --- sites --------------------------------------------------------------------------
-    def make_sites(self, n: int) -> list[tuple[Site, list[Operator]]]:
-        if n > len(SITE_NAMES):
-            raise ValueError(f"the generator has {len(SITE_NAMES)} synthetic sites; asked for {n}")
+    def make_sites(self, layout: list[SiteSpec]) -> list[tuple[Site, list[Operator]]]:
         made = []
-        for ods, name, region in SITE_NAMES[:n]:
+        for spec in layout:
+            ods = spec.ods_code
             site = Site.objects.filter(ods_code=ods).first()
             if site is None:
-                site = self.save(Site(ods_code=ods, name=name, region=region))
+                site = self.save(new(Site, ods_code=ods, name=spec.name, region=spec.region))
                 start = self.cutoff - dt.timedelta(days=int(self.years * 365) + 60)
                 self.save(
-                    SiteGovernance(
+                    new(
+                        SiteGovernance,
                         site=site,
                         governance_lead_name=f"Dr Governance Lead {ods}",
                         governance_lead_email=f"governance.{ods.lower()}@example.nhs.uk",
@@ -192,15 +396,16 @@ class CohortBuilder:
                 self.stats.sites += 1
             operators = [] if site.pk is None else list(site.operators.all())
             if not operators:
-                for k in range(3):
+                for k in range(spec.operators):
                     role = (
-                        c.OperatorRole.INTERVENTIONAL_RADIOLOGIST
-                        if k != 1
-                        else c.OperatorRole.VASCULAR_SURGEON
+                        c.OperatorRole.VASCULAR_SURGEON
+                        if k % 3 == 1
+                        else c.OperatorRole.INTERVENTIONAL_RADIOLOGIST
                     )
                     operators.append(
                         self.save(
-                            Operator(
+                            new(
+                                Operator,
                                 site=site,
                                 code=f"{ods}-OP{k + 1}",
                                 display_name=f"Operator {k + 1} ({ods})",
@@ -220,9 +425,10 @@ class CohortBuilder:
         rng = self.rng
         days_back = int(rng.uniform(14, self.years * 365))
         pdate = self.cutoff - dt.timedelta(days=days_back)
-        age = int(np.clip(rng.normal(69, 11), 35, 96))
+        age = int(clip(rng.normal(69, 11), 35, 96))
         dob = pdate - dt.timedelta(days=age * 365 + int(rng.integers(0, 365)))
-        patient = Patient(
+        patient = new(
+            Patient,
             site=site,
             sex=self.pick(["male", "female"], [0.68, 0.32]),
             ethnicity=self.pick(
@@ -234,7 +440,7 @@ class CohortBuilder:
         )
         patient.registry_id = self.registry_id()
         self.save(patient)
-        identity = PatientIdentity(patient=patient)
+        identity = new(PatientIdentity, patient=patient)
         identity.nhs_number = synthetic_nhs_number(rng)
         identity.family_name = self.pick(FAMILY)
         identity.given_name = self.pick(GIVEN)
@@ -284,7 +490,8 @@ class CohortBuilder:
         los = int(rng.gamma(2.0, 2.5)) + 1
         success = self.chance(0.98)
         start = dt.datetime.combine(pdate, dt.time(9 + int(rng.integers(0, 5)), 0), tzinfo=dt.UTC)
-        procedure = Procedure(
+        procedure = new(
+            Procedure,
             patient=patient,
             index_limb=limb,
             procedure_date=pdate,
@@ -347,7 +554,8 @@ class CohortBuilder:
         rng = self.rng
         missing_glass = self.chance(0.08)  # a data-quality gap to chase
         self.save(
-            Baseline(
+            new(
+                Baseline,
                 procedure=procedure,
                 assessment_date=procedure.procedure_date - dt.timedelta(days=int(rng.integers(0, 21))),
                 rutherford=rutherford,
@@ -391,7 +599,7 @@ class CohortBuilder:
                 copd=self.yn(0.15),
                 hypertension=self.yn(0.8),
                 asa_grade=self.pick(["II", "III", "IV"], [0.1, 0.6, 0.3]),
-                frailty_cfs=int(np.clip(rng.normal(5, 1.3), 1, 9)),
+                frailty_cfs=int(clip(rng.normal(5, 1.3), 1, 9)),
                 ambulatory_status=self.pick(["independent", "with_aid", "wheelchair"], [0.45, 0.4, 0.15]),
                 living_status=self.pick(["home_independent", "home_with_care", "care_home"], [0.6, 0.3, 0.1]),
                 albumin_g_l=Decimal(str(round(rng.normal(34, 5), 1))),
@@ -403,7 +611,8 @@ class CohortBuilder:
     def make_consent(self, procedure: Procedure) -> None:
         rng = self.rng
         self.save(
-            ConsentGovernance(
+            new(
+                ConsentGovernance,
                 procedure=procedure,
                 nice_information_given=self.yn(0.93, 0.02),
                 shared_decision_making_documented=self.yn(0.9, 0.04),
@@ -466,7 +675,8 @@ class CohortBuilder:
         self.make_visits(procedure, end_day, amp_day, death_day, heal_day, rutherford, w)
         if amp_day is not None:
             self.save(
-                Amputation(
+                new(
+                    Amputation,
                     patient=patient,
                     limb=procedure.index_limb,
                     date=pdate + dt.timedelta(days=amp_day),
@@ -483,7 +693,8 @@ class CohortBuilder:
             day = int(rng.integers(7, max(8, min(end_day, 400))))
             if amp_day is None or day < amp_day:
                 self.save(
-                    Amputation(
+                    new(
+                        Amputation,
                         patient=patient,
                         limb=procedure.index_limb,
                         date=pdate + dt.timedelta(days=day),
@@ -494,7 +705,8 @@ class CohortBuilder:
                 )
         if self.chance(0.02) and end_day > 60:
             self.save(
-                Amputation(
+                new(
+                    Amputation,
                     patient=patient,
                     limb="left" if procedure.index_limb == "right" else "right",
                     date=pdate + dt.timedelta(days=int(rng.integers(30, end_day))),
@@ -505,7 +717,8 @@ class CohortBuilder:
         if death_day is not None:
             death_date = pdate + dt.timedelta(days=death_day)
             self.save(
-                Death(
+                new(
+                    Death,
                     patient=patient,
                     date_of_death=death_date,
                     source=self.pick(["hospital_record", "ons_linkage", "gp"], [0.5, 0.35, 0.15]),
@@ -534,7 +747,8 @@ class CohortBuilder:
             elif death_day is not None:
                 stop, reason = pdate + dt.timedelta(days=death_day), "death"
             self.save(
-                Medication(
+                new(
+                    Medication,
                     patient=patient,
                     procedure=procedure,
                     agent=agent,
@@ -587,7 +801,8 @@ class CohortBuilder:
             reported = needs and self.chance(0.7)
             onset = procedure.procedure_date + dt.timedelta(days=day)
             self.save(
-                AdverseEvent(
+                new(
+                    AdverseEvent,
                     procedure=procedure,
                     onset_date=onset,
                     category=category,
@@ -620,7 +835,8 @@ class CohortBuilder:
         if self.chance(0.12) and limit > 14:  # staged completion within weeks
             made.append(
                 self.save(
-                    Reintervention(
+                    new(
+                        Reintervention,
                         procedure=procedure,
                         date=procedure.procedure_date
                         + dt.timedelta(days=int(rng.integers(7, min(42, limit)))),
@@ -654,7 +870,8 @@ class CohortBuilder:
             )
             made.append(
                 self.save(
-                    Reintervention(
+                    new(
+                        Reintervention,
                         procedure=procedure,
                         date=procedure.procedure_date + dt.timedelta(days=day),
                         planned="unplanned",
@@ -711,7 +928,8 @@ class CohortBuilder:
             )
             patency = self.pick(["patent", "stenosis", "occluded", "not_assessed"], [0.55, 0.15, 0.15, 0.15])
             self.save(
-                FollowUpVisit(
+                new(
+                    FollowUpVisit,
                     procedure=procedure,
                     visit_date=procedure.procedure_date + dt.timedelta(days=day),
                     timepoint=timepoint,
@@ -745,21 +963,19 @@ class CohortBuilder:
     def make_proms(self, procedure: Procedure, timepoint: str, when: dt.date, better: bool) -> None:
         rng = self.rng
         shift = -1 if better else 0
-        eq = {dim: int(np.clip(rng.integers(2, 6) + shift, 1, 5)) for dim in ("MO", "SC", "UA", "PD", "AD")}
-        eq["VAS"] = int(np.clip(rng.normal(55 + (15 if better else 0), 15), 0, 100))
+        eq = {dim: int(clip(rng.integers(2, 6) + shift, 1, 5)) for dim in ("MO", "SC", "UA", "PD", "AD")}
+        eq["VAS"] = int(clip(rng.normal(55 + (15 if better else 0), 15), 0, 100))
         for instrument, responses in (
             ("eq5d5l", eq),
             (
                 "vascuqol6",
-                {
-                    f"VQ{k}": int(np.clip(rng.integers(1, 5) + (1 if better else 0), 1, 4))
-                    for k in range(1, 7)
-                },
+                {f"VQ{k}": int(clip(rng.integers(1, 5) + (1 if better else 0), 1, 4)) for k in range(1, 7)},
             ),
             ("pain_nrs", {"NRS": int(rng.integers(0, 11))}),
         ):
             self.save(
-                PromAdministration(
+                new(
+                    PromAdministration,
                     patient=procedure.patient,
                     procedure=procedure,
                     timepoint=timepoint,
@@ -771,21 +987,43 @@ class CohortBuilder:
             )
 
     def build(self, *, sites: int, patients: int, batch: int = PATIENTS_PER_BATCH) -> Seeded:
+        varied = sites > len(SITE_NAMES) if self.varied is None else self.varied
+        layout = site_layout(sites, seed=self.seed, varied=varied)
         with transaction.atomic():
-            site_ops = self.make_sites(sites)
+            site_ops = self.make_sites(layout)
             self.writer.flush()
+        site_of = self.site_dealer(layout, varied)
+        report = _with_records(self.progress)
         done = 0
         while done < patients:
             size = min(batch, patients - done)
             # One transaction per batch: a failure loses at most the batch, never a half-made patient.
             with transaction.atomic():
                 for n in range(done, done + size):
-                    site, operators = site_ops[n % len(site_ops)]
+                    site, operators = site_ops[site_of(n)]
                     self.make_patient(site, operators)
                 self.writer.flush()
             done += size
-            self.progress(done, patients)
+            report(done, patients, records=self.stats.records)
         return self.stats
+
+    def site_dealer(self, layout: list[SiteSpec], varied: bool) -> Callable[[int], int]:
+        """Which site the n-th patient belongs to: round-robin, or drawn by volume from its own stream."""
+        if not varied:
+            return lambda n: n % len(layout)
+        rng = np.random.default_rng([self.seed, SITE_STREAM, 1])
+        cumulative = np.cumsum([spec.weight for spec in layout])
+        cdf = (cumulative / cumulative[-1]).tolist()
+        return lambda n: min(bisect.bisect_right(cdf, rng.random()), len(layout) - 1)
+
+
+def _with_records(progress: Callable[..., None]) -> Callable[..., None]:
+    """Progress callables take (done, total); pdva.core.progress.Progress also takes records=."""
+    try:
+        accepts = "records" in inspect.signature(progress).parameters
+    except (TypeError, ValueError):
+        accepts = False
+    return progress if accepts else (lambda done, total, records=0: progress(done, total))
 
 
 def seed_cohort(
@@ -795,11 +1033,22 @@ def seed_cohort(
     years: float = 5.0,
     seed: int = 1,
     cutoff: dt.date | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[..., None] | None = None,
+    varied_volumes: bool | None = None,
 ) -> Seeded:
-    """Create a synthetic cohort. Every write is audited as 'system:seed'."""
+    """Create a synthetic cohort. Every write is audited as 'system:seed'.
+
+    Site volumes are even up to six sites (the demos' layout) and varied beyond, unless
+    ``varied_volumes`` says otherwise.
+    """
     if sites < 1 or patients < 0 or years <= 0:
         raise ValueError("sites must be >= 1, patients >= 0 and years > 0")
-    builder = CohortBuilder(seed=seed, cutoff=cutoff or dt.date.today(), years=years, progress=progress)
+    builder = CohortBuilder(
+        seed=seed,
+        cutoff=cutoff or dt.date.today(),
+        years=years,
+        progress=progress,
+        varied=varied_volumes,
+    )
     with audit_context(label="system:seed", reason=f"synthetic cohort (seed {seed})"):
         return builder.build(sites=sites, patients=patients)

@@ -134,7 +134,7 @@ def test_same_seed_same_numbers():
 
 @pytest.mark.django_db
 def test_bad_arguments_are_refused():
-    with pytest.raises(ValueError, match="synthetic sites"):
-        seed_cohort(sites=50, patients=1)
     with pytest.raises(ValueError, match="sites must be"):
         seed_cohort(sites=0, patients=1)
+    with pytest.raises(ValueError, match="years > 0"):
+        seed_cohort(sites=2, patients=1, years=0)

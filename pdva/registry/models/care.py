@@ -336,26 +336,57 @@ class Death(ClinicalRecord):
         if errors:
             raise ValidationError(errors)
 
+    @classmethod
+    def prepare_many(cls, objs: list[Death]) -> None:
+        """The bulk path: every patient's latest record in one query per table, not five per death."""
+        latest = latest_event_dates([death.patient_id for death in objs])
+        for death in objs:
+            death._known_latest_event = latest.get(death.patient_id)
+            try:
+                death.prepare_for_save()
+            finally:
+                del death._known_latest_event
+
     def latest_event_date(self) -> dt.date | None:
         """Latest dated record that implies the patient was alive (visits marked alive, events, amputations)."""
-        from django.db.models import Max
+        if hasattr(self, "_known_latest_event"):  # looked up for a whole batch by prepare_many
+            return self._known_latest_event
+        return latest_event_dates([self.patient_id]).get(self.patient_id)
 
-        dates = [
-            FollowUpVisit.objects.alive()
-            .filter(procedure__patient=self.patient_id)
-            .exclude(alive="no")
-            .aggregate(m=Max("visit_date"))["m"],
-            AdverseEvent.objects.alive()
-            .filter(procedure__patient=self.patient_id)
-            .aggregate(m=Max("onset_date"))["m"],
-            Reintervention.objects.alive()
-            .filter(procedure__patient=self.patient_id)
-            .aggregate(m=Max("date"))["m"],
-            Amputation.objects.alive().filter(patient=self.patient_id).aggregate(m=Max("date"))["m"],
-            Procedure.objects.alive().filter(patient=self.patient_id).aggregate(m=Max("procedure_date"))["m"],
-        ]
-        known = [d for d in dates if d]
-        return max(known) if known else None
+
+def latest_event_dates(patient_ids: list[int | None]) -> dict[int, dt.date]:
+    """Per patient, the latest date of a record implying they were alive (for the date-of-death check)."""
+    from django.db.models import Max
+
+    ids = [pk for pk in set(patient_ids) if pk is not None]
+    if not ids:
+        return {}
+    queries = [
+        FollowUpVisit.objects.alive()
+        .filter(procedure__patient__in=ids)
+        .exclude(alive="no")
+        .values_list("procedure__patient")
+        .annotate(m=Max("visit_date")),
+        AdverseEvent.objects.alive()
+        .filter(procedure__patient__in=ids)
+        .values_list("procedure__patient")
+        .annotate(m=Max("onset_date")),
+        Reintervention.objects.alive()
+        .filter(procedure__patient__in=ids)
+        .values_list("procedure__patient")
+        .annotate(m=Max("date")),
+        Amputation.objects.alive().filter(patient__in=ids).values_list("patient").annotate(m=Max("date")),
+        Procedure.objects.alive()
+        .filter(patient__in=ids)
+        .values_list("patient")
+        .annotate(m=Max("procedure_date")),
+    ]
+    latest: dict[int, dt.date] = {}
+    for query in queries:
+        for patient_id, day in query.order_by():
+            if day is not None and (patient_id not in latest or day > latest[patient_id]):
+                latest[patient_id] = day
+    return latest
 
 
 class PromAdministration(ClinicalRecord):

@@ -5,7 +5,9 @@ import datetime as dt
 from django.core.management.base import BaseCommand, CommandError
 
 from pdva.core.progress import Progress
-from pdva.registry.synthetic import seed_cohort
+from pdva.registry.synthetic import SITE_NAMES, seed_cohort
+
+VOLUMES = {"auto": None, "even": False, "varied": True}
 
 
 class Command(BaseCommand):
@@ -22,6 +24,13 @@ class Command(BaseCommand):
             default=None,
             help="data cut-off date (YYYY-MM-DD); default today",
         )
+        parser.add_argument(
+            "--site-volumes",
+            choices=list(VOLUMES),
+            default="auto",
+            help=f"even shares, or varied (a few high-volume centres, many small); auto: even up to "
+            f"{len(SITE_NAMES)} sites, varied beyond",
+        )
 
     def handle(self, *args, **opts):  # type: ignore[no-untyped-def]
         try:
@@ -31,7 +40,8 @@ class Command(BaseCommand):
                 years=opts["years"],
                 seed=opts["seed"],
                 cutoff=opts["cutoff"],
-                progress=Progress("seeding patients"),
+                progress=Progress("seeding", unit="patients"),
+                varied_volumes=VOLUMES[opts["site_volumes"]],
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
