@@ -264,20 +264,20 @@ def last_message(output: str) -> str:
     return lines[-1].strip() if lines else "no output"
 
 
-_running: set[subprocess.Popen[bytes]] = set()
+# Children being measured, each with the event its reaping thread sets (only that thread waits for it;
+# an Event, not Thread.is_alive(): a join() interrupted by a signal marks a running thread as stopped).
+_running: dict[int, threading.Event] = {}
 
 
-def _kill_group(proc: subprocess.Popen[bytes], grace_s: float = 10.0) -> None:
-    for sig, wait in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 0.0)):
+def _kill_group(pid: int, reaped: threading.Event, grace_s: float = 10.0) -> None:
+    """SIGTERM the child's process group, then SIGKILL if it has not been reaped within ``grace_s``."""
+    for sig, wait in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 30.0)):
         try:
-            os.killpg(proc.pid, sig)
+            os.killpg(pid, sig)
         except (ProcessLookupError, PermissionError):
             return
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                return
-            time.sleep(0.1)
+        if reaped.wait(wait):
+            return
 
 
 def run_command(
@@ -301,21 +301,25 @@ def run_command(
         proc = subprocess.Popen(
             argv, stdin=stdin, stdout=out, stderr=err, env=env, cwd=cwd, start_new_session=True
         )
-        _running.add(proc)
         waited: list[tuple[float, int, Any]] = []
+        reaped = threading.Event()
 
         def reap() -> None:
             _pid, status, usage = os.wait4(proc.pid, 0)
             waited.append((time.perf_counter(), status, usage))
+            reaped.set()
 
-        reaper = threading.Thread(target=reap, daemon=True)
-        reaper.start()
-        reaper.join(timeout)
-        timed_out = reaper.is_alive()
-        if timed_out:
-            _kill_group(proc)
-            reaper.join()
-        _running.discard(proc)
+        threading.Thread(target=reap, daemon=True).start()
+        _running[proc.pid] = reaped
+        try:
+            timed_out = not reaped.wait(timeout)
+            if timed_out:
+                _kill_group(proc.pid, reaped)
+                reaped.wait()
+        finally:
+            if not reaped.is_set():  # interrupted (a signal is unwinding the run): stop the child first
+                _kill_group(proc.pid, reaped, grace_s=2.0)
+            _running.pop(proc.pid, None)
         ended, status, usage = waited[0]
         proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait again
         out.seek(0)
@@ -474,8 +478,8 @@ class Workspace:
         if self._closed or os.getpid() != self.pid:
             return
         self._closed = True
-        for proc in list(_running):
-            _kill_group(proc, grace_s=2.0)
+        for pid, reaped in list(_running.items()):
+            _kill_group(pid, reaped, grace_s=2.0)
         for db in list(self.databases):
             try:
                 self.drop(db)

@@ -137,6 +137,11 @@ class IngestBench:
     def timeout(limit_s: float) -> float:
         return max(3 * limit_s, 300.0)
 
+    def ratio_timeout(self, baseline: Run, ratio: float) -> float:
+        """When to stop a command judged against ``baseline``: 3x its allowance, at least 5 minutes."""
+        allowance = ratio * baseline.wall_s + (0.0 if self.scale.full else self.startup_s)
+        return self.timeout(allowance) if baseline.ok else 7200.0
+
     def net(self, run: Run) -> float:
         """A command's time for a ratio against a PostgreSQL tool: raw at full scale, net of start-up below."""
         return run.wall_s if self.scale.full else max(run.wall_s - self.startup_s, 0.0)
@@ -321,7 +326,6 @@ class IngestBench:
     def backup_restore(self, source: Database) -> None:
         folder = self.ws.path("pdva-backup")
         folder.mkdir()
-        backup = self.pdva("pdva backup", ["backup", str(folder / "registry")], source, timeout=7200)
         dump_file = self.ws.path("registry.pgc")
         dump = run_command(["pg_dump", "-Fc", "-f", dump_file, "-d", source.libpq_url])
         self.report.info(
@@ -329,6 +333,8 @@ class IngestBench:
             if dump.ok
             else f"pg_dump failed: {dump.why()}"
         )
+        timeout = self.ratio_timeout(dump, 5)
+        backup = self.pdva("pdva backup", ["backup", str(folder / "registry")], source, timeout=timeout)
         self.ratio_target("backup / pg_dump -Fc", backup, dump, 5)
 
         pg_target = self.ws.pg("pgrestore")
@@ -345,7 +351,10 @@ class IngestBench:
             self.report.target("restore: peak RSS", None, MEMORY_MB, "MB", "<", note=note)
             return
         fresh = self.ws.pg("restore")
-        restore = self.pdva("pdva restore (fresh database)", ["restore", str(files[-1])], fresh, timeout=7200)
+        timeout = self.ratio_timeout(pg_restore, 5)
+        restore = self.pdva(
+            "pdva restore (fresh database)", ["restore", str(files[-1])], fresh, timeout=timeout
+        )
         self.report.target(
             "restore into a fresh (not migrated) database: exit code",
             restore.returncode,
@@ -358,7 +367,7 @@ class IngestBench:
             self.ws.drop(fresh)
             fresh = self.ws.pg("restore_migrated")
             migrate = self.pdva("  then: migrate", ["migrate", "-v", "0"], fresh, timeout=600).check()
-            restore = self.pdva("  then: pdva restore", ["restore", str(files[-1])], fresh, timeout=7200)
+            restore = self.pdva("  then: pdva restore", ["restore", str(files[-1])], fresh, timeout=timeout)
             restore.wall_s += migrate.wall_s  # compare like with like: pg_restore also builds the schema
         self.ratio_target("restore / pg_restore", restore, pg_restore, 5)
         self.rss_target("restore: peak RSS", restore)
@@ -382,12 +391,12 @@ class IngestBench:
         folder = self.ws.path("smoke-backup")
         folder.mkdir()
         steps: list[tuple[str, list[str], Database]] = [
-            ("migrate", ["migrate", "-v", "0"], a),
+            ("(migrate)", ["migrate", "-v", "0"], a),
             ("seed", ["seed", "--sites", "3", "--patients", str(patients), "--cutoff", self.today], a),
             ("followup run", ["followup", "run", "--no-digest", "--today", self.today], a),
             ("(data manager)", ["shell", "-c", CREATE_DATA_MANAGER], a),
             ("export full", ["export", "full", "--out", str(export), "--user", DATA_MANAGER], a),
-            ("migrate (import target)", ["migrate", "-v", "0"], b),
+            ("(migrate the import target)", ["migrate", "-v", "0"], b),
             ("(administrator)", ["shell", "-c", CREATE_ADMIN], b),
             ("import --dry-run", ["import", "--dry-run", str(export), "--user", ADMIN], b),
             ("import", ["import", str(export), "--user", ADMIN], b),
@@ -402,7 +411,7 @@ class IngestBench:
             run = self.pdva(f"SQLite: pdva {' '.join(args[:2])}", args, db, timeout=600)
             if not label.startswith("("):
                 self.report.target(
-                    f"SQLite: pdva {label} works", run.returncode, 0, "exit code", "==", note=run.why()
+                    f"SQLite: pdva {label}: exit code", run.returncode, 0, "", "==", note=run.why()
                 )
 
     def section(self, title: str, step: Callable[[], object]) -> bool:
