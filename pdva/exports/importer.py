@@ -1,110 +1,132 @@
-"""Import from a full export (or CSVs in the registry's dictionary format): all-or-nothing.
+"""Import from a full export (or CSVs in the registry's dictionary format): streamed, all or nothing.
 
-Every row is parsed against the dictionary and validated by the model's own rules (clean_for_save); problems
-are collected as (file, row, field, problem). A real run writes everything in one transaction, audited with
-the file's SHA-256; any problem, or a dry run, rolls everything back.
+Tables are read in dependency order, ``CHUNK`` rows at a time. Every row is parsed against the dictionary
+and checked by the model's own rules (``prepare_for_save``: derive and clean_for_save); problems are
+reported by file, line and field. Memory holds one chunk of rows, plus a small reference per record that
+later rows point at or check against (a patient's site, date of birth, death and latest dated record; a
+procedure's date; the new ids) and the uuids seen, to refuse duplicates: tens of bytes per record, never
+the rows. Records already in the registry are looked up for a whole chunk at once, one query per table.
+
+The checks read parents through stand-ins built from those references (``_Parents``), so a dry run (which
+writes nothing) checks exactly what a real run checks. A real run writes each chunk through the bulk
+audited path in the import's one transaction (see ``import_base``); from the first problem on it only
+checks, and at the end rolls everything back.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
-import hashlib
 import io
+import itertools
 import json
 import uuid
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, models, transaction
+from django.db import connection
+from django.db.models.base import ModelState
+from django.db.models.signals import post_init, pre_init
 
-from pdva.accounts.access import can
+from pdva.accounts.access import site_ids_for
 from pdva.accounts.roles import Cap
-from pdva.audit.context import audit_context
 from pdva.exports.columns import RECOMPUTED, Column, full_columns
+from pdva.exports.import_base import (
+    ALIVE_ON,
+    MUST_PARSE,
+    ImportRefused,
+    ImportReport,
+    ImportRun,
+    ProgressFn,
+    cell_parser,
+    chunks,
+    count_lines,
+    csv_rows,
+    empty_cell_value,
+    refuse_if_loaded,
+    run_import,
+    source_sha256,
+)
+from pdva.exports.models import ImportBatch
+from pdva.exports.redcap_import import RedcapImporter, RedcapOptions, Source, is_redcap
 from pdva.exports.tables import TABLES, TableSpec
 from pdva.registry import models as m
+from pdva.registry.models.care import latest_event_dates
 
-FLUSH_EVERY = 500
-# Tables holding at most one row per parent record.
+# Tables holding at most one row per parent record: (parent column, flag on the parent's reference).
 ONE_TO_ONE = {
-    "baseline": "procedure",
-    "consent": "procedure",
-    "deaths": "patient",
-    "patient_identities": "patient",
+    "baseline": ("procedure", "has_baseline"),
+    "consent": ("procedure", "has_consent"),
+    "deaths": ("patient", "has_death"),
+    "patient_identities": ("patient", "has_identity"),
 }
+# Tables later rows refer to by uuid.
+REFERENCED = ("patients", "procedures", "followups", "reinterventions")
+SITE_TABLES = ("sites", "site_governance", "operators")
+FLUSH_ROWS = 5000  # checked records written together (one COPY per table and one chain append each)
+STUB_CACHE = 4096  # parents' stand-ins kept for consecutive rows of the same patient or procedure
+
+__all__ = ["ImportRefused", "ImportReport", "check_import_allowed", "import_path"]
 
 
-@dataclass(frozen=True)
-class Problem:
-    file: str
-    row: int
-    field: str
-    problem: str
+# --- what later rows need to know of earlier ones ------------------------------------------------
 
 
-@dataclass
-class ImportReport:
-    source: str
-    sha256: str
-    dry_run: bool
-    problems: list[Problem] = field(default_factory=list)
-    warnings: list[Problem] = field(default_factory=list)
-    created: dict[str, int] = field(default_factory=dict)
-    reused: dict[str, int] = field(default_factory=dict)
-    committed: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    def add(self, file: str, row: int, name: str, problem: str) -> None:
-        self.problems.append(Problem(file, row, name, problem))
-
-    def as_csv(self) -> str:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["severity", "file", "row", "field", "problem"])
-        for kind, items in (("error", self.problems), ("warning", self.warnings)):
-            for p in items:
-                writer.writerow([kind, p.file, p.row, p.field, p.problem])
-        return buffer.getvalue()
-
-    def summary(self) -> str:
-        verb = "would import" if self.dry_run else ("imported" if self.committed else "imported nothing from")
-        counts = ", ".join(f"{n} {t}" for t, n in self.created.items() if n) or "no rows"
-        text = f"{verb} {self.source} (sha256 {self.sha256[:16]}…): {counts}"
-        if self.problems:
-            text += f"; {len(self.problems)} problem(s): nothing was changed"
-        return text
+@dataclass(slots=True, eq=False)
+class PatientRef:
+    site: Any
+    pk: int | None = None
+    existing: bool = False  # in the registry before this import
+    dob_enc: str = ""
+    has_identity: bool = False
+    death: dt.date | None = None
+    has_death: bool = False
+    latest: dt.date | None = None  # latest day a record shows the patient alive
 
 
-class ImportRefused(PermissionError):
-    pass
+@dataclass(slots=True, eq=False)
+class ProcedureRef:
+    patient: PatientRef
+    date: dt.date
+    pk: int | None = None
+    existing: bool = False
+    has_baseline: bool = False
+    has_consent: bool = False
 
 
-class _Rollback(Exception):
-    pass
+@dataclass(slots=True, eq=False)
+class RowRef:
+    """A visit or reintervention: later rows only need its id."""
+
+    pk: int | None = None
+
+
+@dataclass(slots=True)
+class _Cell:
+    index: int
+    name: str
+    kind: str  # value, text, ref, uuid, secret
+    column: Column
+    parse: Any = None
+    attname: str = ""
+    field: Any = None
+
+
+@dataclass(slots=True)
+class _Row:
+    """The references one row resolved (its patient and procedure), for its checks and bookkeeping."""
+
+    uuid: uuid.UUID | None = None
+    patient: PatientRef | None = None
+    procedure: ProcedureRef | None = None
 
 
 # --- reading the source ------------------------------------------------------------------------
-
-
-def source_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    files = sorted(path.glob("*.csv")) if path.is_dir() else [path]
-    for f in files:
-        if path.is_dir():
-            digest.update(f.name.encode() + b"\0")
-        with open(f, "rb") as stream:
-            while block := stream.read(1 << 20):
-                digest.update(block)
-    return digest.hexdigest()
 
 
 def table_streams(path: Path) -> Iterator[tuple[TableSpec, str, io.TextIOBase]]:
@@ -132,11 +154,25 @@ def table_streams(path: Path) -> Iterator[tuple[TableSpec, str, io.TextIOBase]]:
         yield spec, path.name, stream
 
 
+def total_rows(path: Path) -> int:
+    """Rows to import, for the progress line: the export's manifest when there is one, else line counts."""
+    if path.is_file() and zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as zf:
+            if "manifest.json" in zf.namelist():
+                try:
+                    counts = json.loads(zf.read("manifest.json")).get("tables", {})
+                except (ValueError, AttributeError):
+                    counts = {}
+                names = set(zf.namelist())
+                if counts and all(f"{t}.csv" in names for t in counts):
+                    return sum(int(n) for n in counts.values())
+    return sum(max(0, count_lines(stream) - 1) for _spec, _name, stream in table_streams(path))
+
+
 def site_codes_in(path: Path) -> set[str]:
     """ODS codes of every site the file touches (checked against the importing user's rights)."""
     codes: set[str] = set()
     for spec, _name, stream in table_streams(path):
-        reader = csv.DictReader(stream)
         key = (
             "ods_code"
             if spec.name == "sites"
@@ -146,305 +182,668 @@ def site_codes_in(path: Path) -> set[str]:
         )
         if key is None:
             continue
+        reader = csv.DictReader(stream)
         codes |= {row.get(key, "").strip().upper() for row in reader if row.get(key)}
     return codes
-
-
-# --- parsing values ----------------------------------------------------------------------------
-
-
-def parse_value(f: models.Field, text: str) -> Any:
-    """Text from a CSV cell to a clean Python value for the model field (raises ValidationError)."""
-    if text == "":
-        if f.null:
-            return None
-        if isinstance(f, (models.CharField, models.TextField)):
-            value: Any = ""
-        elif f.has_default():
-            return f.get_default()
-        else:
-            raise ValidationError("a value is required")
-    elif isinstance(f, models.JSONField):
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ValidationError(f"not valid JSON ({exc.msg})") from exc
-    elif isinstance(f, models.BooleanField):
-        lowered = text.strip().lower()
-        if lowered not in ("true", "false", "1", "0", "yes", "no"):
-            raise ValidationError(f"{text!r} is not true or false")
-        value = lowered in ("true", "1", "yes")
-    elif isinstance(f, models.DateTimeField):
-        try:
-            value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError as exc:
-            raise ValidationError(f"{text!r} is not an ISO date-time") from exc
-        if value.tzinfo is None:
-            raise ValidationError("date-times must carry a time zone (UTC, ending Z)")
-    else:
-        value = f.to_python(text)
-    if f.editable:
-        f.validate(value, None)
-        f.run_validators(value)
-    return value
 
 
 # --- the importer --------------------------------------------------------------------------------
 
 
-class Importer:
-    def __init__(self, report: ImportReport, reason: str) -> None:
-        self.report = report
-        self.reason = reason
+class FullImporter:
+    def __init__(self, run: ImportRun, *, allowed_site_ids: set[int] | None) -> None:
+        self.state = run
+        self.report = run.report
+        self.allowed = allowed_site_ids
         self.sites = {s.ods_code: s for s in m.Site.objects.all()}
-        self.operators: dict[str, m.Operator] = {}
-        self.by_uuid: dict[str, dict[str, Any]] = {
-            "patients": {},
-            "procedures": {},
-            "followups": {},
-            "reinterventions": {},
-        }
+        self.sites_by_pk = {s.pk: s for s in self.sites.values()}
+        self.governed = set(m.SiteGovernance._base_manager.values_list("site__ods_code", flat=True))
+        self.operators: dict[str, m.Operator] = {}  # "ODS/code" -> operator rows may refer to
+        self.operator_keys: set[str] = set()  # every operator here, removed ones too (codes are unique)
+        for op in m.Operator._base_manager.select_related("site"):
+            key = f"{op.site.ods_code}/{op.code}"
+            self.operator_keys.add(key)
+            if op.deleted_at is None:
+                self.operators[key] = op
         self.users: dict[str, Any] = {}
-        self.seen_one_to_one: set[tuple[str, str]] = set()
+        self.refs: dict[str, dict[int, Any]] = {name: {} for name in REFERENCED}
+        self.refused: dict[tuple[str, int], str] = {}  # records here at sites the user may not import into
+        self.seen: dict[str, set[int]] = {}  # uuids of this file's rows in tables nothing refers to
+        self.registry_ids: set[str] = set()
+        self.taken: set[int] = set()  # uuids of the current chunk already in the registry
+        self.taken_registry_ids: set[str] = set()
+        self.stubs = _Parents()
+        self.pending: list[
+            tuple[int, Any, Any]
+        ] = []  # checked rows not yet written: (line, record, reference)
+        self.provisional = itertools.count(-1, -1)
+        self.done = 0
+        self.total = 0
 
-    # references -------------------------------------------------------------------------------
-    def resolve(self, col: Column, text: str) -> Any:
-        if text == "":
-            return None
-        ref = col.references
-        if ref == "sites":
-            site = self.sites.get(text.strip().upper())
-            if site is None:
-                raise ValidationError(f"unknown site {text!r}")
-            return site
-        if ref == "operators":
-            op = self.operators.get(text)
-            if op is None:
-                ods, _, code = text.partition("/")
-                op = m.Operator.objects.filter(site__ods_code=ods, code=code, deleted_at__isnull=True).first()
-                if op is None:
-                    raise ValidationError(f"unknown operator {text!r} (expected ODS/code)")
-                self.operators[text] = op
-            return op
-        if ref == "users":
-            if text not in self.users:
-                self.users[text] = get_user_model().objects.filter(username=text).first()
-            return self.users[text]
-        if ref in self.by_uuid:
-            obj = self.by_uuid[ref].get(text)
-            if obj is None:
-                model = next(t.model for t in TABLES if t.name == ref)
-                obj = model._base_manager.filter(uuid=_uuid(text), deleted_at__isnull=True).first()
-                if obj is None:
-                    raise ValidationError(f"no {ref[:-1]} with uuid {text} in this file or the registry")
-            return obj
-        raise ValidationError(f"cannot resolve a reference to {ref!r}")
-
-    # rows -------------------------------------------------------------------------------------
-    def build(
-        self, spec: TableSpec, columns: dict[str, Column], row: dict[str, str], fname: str, line: int
-    ) -> Any:
-        model = spec.model
-        derived = RECOMPUTED.get(model._meta.model_name, set())
-        values: dict[str, Any] = {}
-        secrets: dict[str, str] = {}
-        bad = False
-        for name, text in row.items():
-            col = columns.get(name)
-            if col is None or name in derived:
-                continue
-            text = (text or "").strip() if col.type != "text" else (text or "")
-            try:
-                if spec.name == "patient_identities" and name != "patient":
-                    secrets[name] = text
-                elif col.type == "reference":
-                    values[name] = self.resolve(col, text)
-                    if values[name] is None and text and col.references == "users":
-                        self.report.warnings.append(
-                            Problem(fname, line, name, f"no user {text!r} here: left empty")
-                        )
-                elif name == "uuid":
-                    values[name] = _uuid(text) if text else uuid.uuid4()
-                else:
-                    values[name] = parse_value(col.model_field, text)
-            except ValidationError as exc:
-                self.report.add(fname, line, name, "; ".join(exc.messages))
-                bad = True
-        if bad:
-            return None
-        obj = model(**values)
-        if spec.name == "patient_identities":
-            try:
-                obj.nhs_number = secrets.get("nhs_number", "")
-                obj.family_name = secrets.get("family_name", "")
-                obj.given_name = secrets.get("given_name", "")
-                dob = secrets.get("date_of_birth", "")
-                obj.date_of_birth = dt.date.fromisoformat(dob) if dob else None
-                obj.postcode = secrets.get("postcode", "")
-            except ValidationError as exc:
-                for key, messages in exc.message_dict.items():
-                    self.report.add(fname, line, key, "; ".join(messages))
-                return None
-            except ValueError:
-                self.report.add(fname, line, "date_of_birth", "not an ISO date (YYYY-MM-DD)")
-                return None
-        return obj
-
-    def check_unique(self, spec: TableSpec, obj: Any, fname: str, line: int) -> bool:
-        model = spec.model
-        if hasattr(obj, "uuid") and model._base_manager.filter(uuid=obj.uuid).exists():
-            self.report.add(
-                fname, line, "uuid", f"{obj.uuid} is already in the registry (imports never merge)"
-            )
-            return False
-        if spec.name == "patients" and m.Patient._base_manager.filter(registry_id=obj.registry_id).exists():
-            self.report.add(fname, line, "registry_id", f"{obj.registry_id} is already in the registry")
-            return False
-        parent_name = ONE_TO_ONE.get(spec.name)
-        if parent_name:
-            parent = getattr(obj, parent_name)
-            key = (spec.name, str(parent.uuid))
-            taken = parent.pk is not None and model._base_manager.filter(**{parent_name: parent}).exists()
-            if key in self.seen_one_to_one or taken:
-                self.report.add(
-                    fname, line, parent_name, f"this {parent_name} already has a {spec.name} record"
-                )
-                return False
-            self.seen_one_to_one.add(key)
-        return True
+    # --- the run -------------------------------------------------------------------------------
+    def run_path(self, path: Path) -> None:
+        progress = self.state.progress
+        if progress is not None:
+            self.total = total_rows(path)
+            progress(0, self.total)
+        for spec, fname, stream in table_streams(path):
+            self.load(spec, fname, stream)
+        if progress is not None:
+            progress(self.total, self.total)
 
     def load(self, spec: TableSpec, fname: str, stream: io.TextIOBase) -> None:
         table = full_columns(spec)
         columns = {c.name: c for c in table.columns}
-        reader = csv.DictReader(stream)
-        header = reader.fieldnames or []
+        header, rows = csv_rows(stream)
+        problems = self.report.problem_count
         for name in header:
             if name not in columns:
                 self.report.add(fname, 1, name, f"unknown column for table {spec.name}")
         for c in table.columns:
             if c.required and c.name not in header and c.name != "uuid":
                 self.report.add(fname, 1, c.name, "required column is missing")
-        if any(p.file == fname and p.row == 1 for p in self.report.problems):
+        if self.report.problem_count > problems:
             return
-        pending: list[tuple[int, Any]] = []
+        cells = self.plan(spec, header, columns)
+        self.plain = [
+            (c.index, c.attname, c.parse, empty_cell_value(c.field)) for c in cells if c.kind == "value"
+        ]
+        self.texts = [(c.index, c.attname, c.parse) for c in cells if c.kind == "text"]
+        self.others = [c for c in cells if c.kind not in ("value", "text")]
+        self.maker = _RecordMaker(spec.model, {c.attname for c in cells if c.kind != "secret"})
+        self.stubs.clear()
         created = reused = 0
-        for row in reader:
-            line = reader.line_num
-            if None in row:
-                self.report.add(fname, line, "", "more cells than columns")
-                continue
-            existing = self.reuse(spec, row)
-            if existing is not None:
-                reused += 1
-                continue
-            obj = self.build(spec, columns, row, fname, line)
-            if obj is None or not self.check_unique(spec, obj, fname, line):
-                continue
-            try:
-                obj.prepare_for_save()
-            except ValidationError as exc:
-                for key, messages in exc.message_dict.items():
-                    self.report.add(fname, line, key, "; ".join(messages))
-                continue
-            except Exception as exc:  # a broken reference chain shows up here: report it against the row
-                self.report.add(fname, line, "", f"{type(exc).__name__}: {exc}")
-                continue
-            pending.append((line, obj))
-            self.remember(spec, obj)
-            if len(pending) >= FLUSH_EVERY:
-                created += self.flush(spec, fname, pending)
-                pending = []
-        created += self.flush(spec, fname, pending)
+        for chunk in chunks(rows):
+            self.prefetch(spec, cells, chunk)
+            for line, row in chunk:
+                if len(row) > len(header):
+                    self.report.add(fname, line, "", "more cells than columns")
+                    continue
+                if self.reuse(spec, row, header):
+                    reused += 1
+                    continue
+                result = self.check(spec, cells, row, fname, line)
+                if result is None:
+                    continue
+                obj, ref = result
+                self.pending.append((line, obj, ref))
+                created += 1
+            if len(self.pending) >= FLUSH_ROWS:
+                self.write(fname)
+            self.done += len(chunk)
+            if self.state.progress is not None:
+                self.state.progress(min(self.done, self.total), self.total)
+        self.write(fname)  # the next table's rows may point at these: they are written (and have ids) first
         self.report.created[spec.name] = created
         if reused:
             self.report.reused[spec.name] = reused
 
-    def reuse(self, spec: TableSpec, row: dict[str, str]) -> Any:
-        """Sites, their governance and operators already here are reused, not duplicated."""
-        if spec.name == "sites":
-            return self.sites.get((row.get("ods_code") or "").strip().upper())
-        if spec.name == "site_governance":
-            site = self.sites.get((row.get("site") or "").strip().upper())
-            return m.SiteGovernance.objects.filter(site=site).first() if site and site.pk else None
-        if spec.name == "operators":
-            key = f"{(row.get('site') or '').strip().upper()}/{(row.get('code') or '').strip()}"
-            op = m.Operator.objects.filter(site__ods_code=key.split("/")[0], code=key.split("/")[1]).first()
-            if op is not None:
-                self.operators[key] = op
-            return op
+    def write(self, fname: str) -> None:
+        pending, self.pending = self.pending, []
+        if not pending:
+            return
+        lines = [line for line, _obj, _ref in pending]
+        objs = [obj for _line, obj, _ref in pending]
+        written = False
+        if self.state.writing:
+            assert self.state.writer is not None
+            self.state.writer.extend(objs)
+            written = self.state.flush(fname, lines, objs)
+        for _line, obj, ref in pending:
+            if not written:
+                # Not inserted (a dry run, or after a problem): a stand-in id, so the checks of later rows
+                # that compare ids (this procedure's patient is that patient) work as after an insert.
+                obj.pk = next(self.provisional)
+            if ref is not None:
+                ref.pk = obj.pk
+            if written and isinstance(obj, m.Site):
+                self.sites_by_pk[obj.pk] = obj
+
+    def plan(self, spec: TableSpec, header: list[str], columns: dict[str, Column]) -> list[_Cell]:
+        derived = RECOMPUTED.get(spec.model._meta.model_name, set())
+        cells = []
+        for index, name in enumerate(header):
+            col = columns.get(name)
+            if col is None or name in derived:
+                continue
+            if spec.name == "patient_identities" and name != "patient":
+                kind = "secret"
+            elif col.type == "reference":
+                kind = "ref"
+            elif name == "uuid":
+                kind = "uuid"
+            else:
+                kind = "text" if col.type == "text" else "value"
+            f = col.model_field
+            parse = cell_parser(f) if kind in ("value", "text") and f is not None else None
+            cells.append(_Cell(index, name, kind, col, parse, f.attname if f is not None else name, f))
+        return cells
+
+    # --- looking up a chunk's references in the registry, in one query per table -----------------
+    def prefetch(self, spec: TableSpec, cells: list[_Cell], chunk: list[tuple[int, list[str]]]) -> None:
+        wanted: dict[str, set[int]] = {name: set() for name in REFERENCED}
+        own: list[uuid.UUID] = []
+        registry_ids: list[str] = []
+        references = [
+            (c.index, c.column.references) for c in cells if c.kind == "ref" and c.column.references in wanted
+        ]
+        own_index = next((c.index for c in cells if c.kind == "uuid"), None)
+        registry_index = next((c.index for c in cells if c.name == "registry_id"), None)
+        for _line, row in chunk:
+            width = len(row)
+            for index, table in references:
+                key = _uuid_key_or_none(row[index]) if index < width else None
+                if key is not None and key not in self.refs[table] and (table, key) not in self.refused:
+                    wanted[table].add(key)
+            if own_index is not None and own_index < width:
+                key = _uuid_key_or_none(row[own_index])
+                if key is not None:
+                    own.append(uuid.UUID(int=key))
+            if spec.name == "patients" and registry_index is not None and registry_index < width:
+                registry_ids.append(row[registry_index].strip())
+        if wanted["procedures"]:
+            self.fetch_procedures(wanted["procedures"])
+        if wanted["patients"]:
+            self.fetch_patients(wanted["patients"])
+        for table in ("followups", "reinterventions"):
+            if wanted[table]:
+                self.fetch_rows(table, wanted[table])
+        self.taken = {u.int for u in _present(spec.model, "uuid", own)}
+        self.taken_registry_ids = _present(m.Patient, "registry_id", registry_ids)
+        if spec.name == "deaths":
+            self.fetch_latest_events(chunk, cells)
+
+    def fetch_patients(self, wanted: set[int]) -> None:
+        rows = m.Patient._base_manager.filter(
+            uuid__in=[uuid.UUID(int=u) for u in wanted], deleted_at__isnull=True
+        ).values_list(
+            "uuid",
+            "pk",
+            "site_id",
+            "identity__id",
+            "identity__date_of_birth_enc",
+            "death__id",
+            "death__date_of_death",
+            "death__deleted_at",
+        )
+        for u, pk, site_id, identity_id, dob_enc, death_id, death_date, death_deleted in rows:
+            site = self.sites_by_pk[site_id]
+            if not self.may_write(site):
+                self.refused[("patients", u.int)] = site.ods_code
+                continue
+            self.refs["patients"][u.int] = PatientRef(
+                site=site,
+                pk=pk,
+                existing=True,
+                dob_enc=dob_enc or "",
+                has_identity=identity_id is not None,
+                death=death_date if death_deleted is None else None,
+                has_death=death_id is not None,
+            )
+
+    def fetch_procedures(self, wanted: set[int]) -> None:
+        rows = list(
+            m.Procedure._base_manager.filter(
+                uuid__in=[uuid.UUID(int=u) for u in wanted], deleted_at__isnull=True
+            ).values_list("uuid", "pk", "procedure_date", "patient__uuid", "baseline__id", "consent__id")
+        )
+        patients = self.refs["patients"]
+        missing = {
+            r[3].int for r in rows if r[3].int not in patients and ("patients", r[3].int) not in self.refused
+        }
+        if missing:
+            self.fetch_patients(missing)
+        for u, pk, day, patient_uuid, baseline_id, consent_id in rows:
+            patient = patients.get(patient_uuid.int)
+            if patient is None:
+                code = self.refused.get(("patients", patient_uuid.int))
+                if code is not None:
+                    self.refused[("procedures", u.int)] = code
+                continue
+            self.refs["procedures"][u.int] = ProcedureRef(
+                patient=patient,
+                date=day,
+                pk=pk,
+                existing=True,
+                has_baseline=baseline_id is not None,
+                has_consent=consent_id is not None,
+            )
+
+    def fetch_rows(self, table: str, wanted: set[int]) -> None:
+        model = next(t.model for t in TABLES if t.name == table)
+        rows = model._base_manager.filter(
+            uuid__in=[uuid.UUID(int=u) for u in wanted], deleted_at__isnull=True
+        ).values_list("uuid", "pk", "procedure__patient__site_id")
+        for u, pk, site_id in rows:
+            site = self.sites_by_pk[site_id]
+            if not self.may_write(site):
+                self.refused[(table, u.int)] = site.ods_code
+                continue
+            self.refs[table][u.int] = RowRef(pk=pk)
+
+    def fetch_latest_events(self, chunk: list[tuple[int, list[str]]], cells: list[_Cell]) -> None:
+        """For deaths of patients already in the registry: their latest dated record there."""
+        patient_cell = next((c for c in cells if c.name == "patient"), None)
+        if patient_cell is None:
+            return
+        existing: dict[int, PatientRef] = {}
+        for _line, row in chunk:
+            key = _uuid_key_or_none(row[patient_cell.index]) if patient_cell.index < len(row) else None
+            ref = self.refs["patients"].get(key) if key is not None else None
+            if ref is not None and ref.existing and ref.pk is not None:
+                existing[ref.pk] = ref
+        if existing:
+            for pk, day in latest_event_dates(list(existing)).items():
+                ref = existing[pk]
+                ref.latest = day if ref.latest is None else max(ref.latest, day)
+
+    # --- one row ----------------------------------------------------------------------------------
+    def check(
+        self, spec: TableSpec, cells: list[_Cell], row: list[str], fname: str, line: int
+    ) -> tuple[Any, Any] | None:
+        """The row's new record (checked) and its reference for later rows; None if it has problems."""
+        context = _Row()
+        values: dict[str, Any] = {}  # by attname
+        related: list[tuple[Any, Any]] = []  # (foreign key, the record or stand-in it points to)
+        secrets: dict[str, str] = {}
+        bad = False
+        try:
+            # Plain values first, in one go: a cell with a problem (rare) sends the row down the
+            # cell-by-cell path below, which names every cell at fault.
+            for index, attname, parse, empty in self.plain:
+                text = row[index].strip()
+                values[attname] = empty if not text and empty is not MUST_PARSE else parse(text)
+            for index, attname, parse in self.texts:
+                values[attname] = parse(row[index])
+            rest = self.others
+        except (ValidationError, IndexError):
+            values.clear()
+            rest = cells
+        width = len(row)
+        for cell in rest:
+            text = row[cell.index] if cell.index < width else ""
+            kind = cell.kind
+            try:
+                if kind == "value":
+                    values[cell.attname] = cell.parse(text.strip())
+                elif kind == "text":
+                    values[cell.attname] = cell.parse(text)
+                elif kind == "ref":
+                    self.resolve(cell, text.strip(), context, values, related, fname, line)
+                elif kind == "uuid":
+                    text = text.strip()
+                    context.uuid = uuid.UUID(int=_uuid_key(text)) if text else uuid.uuid4()
+                    values["uuid"] = context.uuid
+                else:
+                    secrets[cell.name] = text.strip()
+            except ValidationError as exc:
+                self.report.add(fname, line, cell.name, "; ".join(exc.messages))
+                bad = True
+        if bad:
+            return None
+        obj = self.maker.new(values, related)
+        if spec.name == "patient_identities" and not self.set_identifiers(obj, secrets, fname, line):
+            return None
+        if not self.unique(spec, obj, context, fname, line):
+            return None
+        if spec.name == "deaths" and context.patient is not None:
+            # The death's check against the patient's later records, from what this import has seen (and,
+            # for a patient already here, the registry). The bulk path checks it again from the database.
+            obj._known_latest_event = context.patient.latest
+        try:
+            obj.prepare_for_save()
+        except ValidationError as exc:
+            self.report.add_validation_error(fname, line, exc)
+            return None
+        except Exception as exc:  # a broken reference chain shows up here: report it against the row
+            self.report.add(fname, line, "", f"{type(exc).__name__}: {exc}")
+            return None
+        finally:
+            obj.__dict__.pop("_known_latest_event", None)
+        return obj, self.remember(spec, obj, context)
+
+    def resolve(
+        self,
+        cell: _Cell,
+        text: str,
+        context: _Row,
+        values: dict[str, Any],
+        related: list[tuple[Any, Any]],
+        fname: str,
+        line: int,
+    ) -> None:
+        name, ref = cell.name, cell.column.references
+        if text == "":
+            related.append((cell.field, None))
+            return
+        if ref == "sites":
+            site = self.sites.get(text.upper())
+            if site is None:
+                raise ValidationError(f"unknown site {text!r}")
+            if not self.may_write(site):
+                raise ValidationError(f"you may not import data for site {site.ods_code}")
+            related.append((cell.field, site))
+        elif ref == "operators":
+            op = self.operators.get(text)
+            if op is None:
+                raise ValidationError(f"unknown operator {text!r} (expected ODS/code)")
+            related.append((cell.field, op))
+        elif ref == "users":
+            if text not in self.users:
+                self.users[text] = get_user_model().objects.filter(username=text).first()
+            related.append((cell.field, self.users[text]))
+            if self.users[text] is None:
+                self.report.warn(fname, line, name, f"no user {text!r} here: left empty")
+        elif ref in self.refs:
+            key = _uuid_key(text)
+            found = self.refs[ref].get(key)
+            if found is None:
+                code = self.refused.get((ref, key))
+                if code is not None:
+                    raise ValidationError(f"{ref[:-1]} {text} is at site {code}, where you may not import")
+                raise ValidationError(f"no {ref[:-1]} with uuid {text} in this file or the registry")
+            if ref == "patients":
+                context.patient = found
+                related.append((cell.field, self.stubs.patient(found)))
+            elif ref == "procedures":
+                context.procedure = found
+                context.patient = context.patient or found.patient
+                related.append((cell.field, self.stubs.procedure(found)))
+            else:
+                values[cell.attname] = found.pk  # nothing checks a visit's or reintervention's own fields
+        else:
+            raise ValidationError(f"cannot resolve a reference to {ref!r}")
+
+    def set_identifiers(self, obj: Any, secrets: dict[str, str], fname: str, line: int) -> bool:
+        try:
+            obj.nhs_number = secrets.get("nhs_number", "")
+            obj.family_name = secrets.get("family_name", "")
+            obj.given_name = secrets.get("given_name", "")
+            dob = secrets.get("date_of_birth", "")
+            obj.date_of_birth = dt.date.fromisoformat(dob) if dob else None
+            obj.postcode = secrets.get("postcode", "")
+        except ValidationError as exc:
+            self.report.add_validation_error(fname, line, exc)
+            return False
+        except ValueError:
+            self.report.add(fname, line, "date_of_birth", "not an ISO date (YYYY-MM-DD)")
+            return False
+        return True
+
+    def unique(self, spec: TableSpec, obj: Any, context: _Row, fname: str, line: int) -> bool:
+        ok = True
+        if context.uuid is not None:
+            key = context.uuid.int
+            seen = self.refs[spec.name] if spec.name in self.refs else self.seen.setdefault(spec.name, set())
+            if key in self.taken:
+                self.report.add(
+                    fname, line, "uuid", f"{obj.uuid} is already in the registry (imports never merge)"
+                )
+                ok = False
+            elif key in seen:
+                self.report.add(fname, line, "uuid", f"{obj.uuid} appears twice in this file")
+                ok = False
+            elif isinstance(seen, set):
+                seen.add(key)
+        if spec.name == "patients":
+            if obj.registry_id in self.taken_registry_ids:
+                self.report.add(fname, line, "registry_id", f"{obj.registry_id} is already in the registry")
+                ok = False
+            elif obj.registry_id in self.registry_ids:
+                self.report.add(fname, line, "registry_id", f"{obj.registry_id} appears twice in this file")
+                ok = False
+        one = ONE_TO_ONE.get(spec.name)
+        if one is not None:
+            parent_name, flag = one
+            parent = context.procedure if parent_name == "procedure" else context.patient
+            if parent is not None and getattr(parent, flag):
+                self.report.add(
+                    fname, line, parent_name, f"this {parent_name} already has a {spec.name} record"
+                )
+                ok = False
+        return ok
+
+    def remember(self, spec: TableSpec, obj: Any, context: _Row) -> Any:
+        """Note what later rows need of this one; returns its reference (given its id once written)."""
+        name = spec.name
+        patient = context.patient
+        day = getattr(obj, ALIVE_ON[name]) if name in ALIVE_ON else None
+        if day is not None and patient is not None and not (name == "followups" and obj.alive == "no"):
+            patient.latest = day if patient.latest is None else max(patient.latest, day)
+        if name == "sites":
+            self.sites[obj.ods_code] = obj
+            self.state.add_site(obj)
+        elif name == "site_governance":
+            self.governed.add(obj.site.ods_code)
+            self.state.add_site(obj.site)
+        elif name == "operators":
+            key = f"{obj.site.ods_code}/{obj.code}"
+            self.operators[key] = obj
+            self.operator_keys.add(key)
+            self.state.add_site(obj.site)
+        elif name == "patients":
+            ref = PatientRef(site=obj.site)
+            self.refs[name][obj.uuid.int] = ref
+            self.registry_ids.add(obj.registry_id)
+            self.state.add_site(obj.site)
+            return ref
+        elif name == "patient_identities" and patient is not None:
+            patient.has_identity = True
+            patient.dob_enc = obj.date_of_birth_enc
+        elif name == "deaths" and patient is not None:
+            patient.has_death = True
+            patient.death = obj.date_of_death
+        elif name == "procedures":
+            assert patient is not None
+            ref = ProcedureRef(patient=patient, date=obj.procedure_date)
+            self.refs[name][obj.uuid.int] = ref
+            return ref
+        elif name in ("baseline", "consent") and context.procedure is not None:
+            setattr(context.procedure, ONE_TO_ONE[name][1], True)
+        elif name in ("followups", "reinterventions"):
+            ref = RowRef()
+            self.refs[name][obj.uuid.int] = ref
+            return ref
+        if patient is not None:
+            self.state.add_site(patient.site)
         return None
 
-    def remember(self, spec: TableSpec, obj: Any) -> None:
+    def reuse(self, spec: TableSpec, row: list[str], header: list[str]) -> bool:
+        """Sites, their governance and operators already here are reused, not duplicated."""
+        if spec.name not in SITE_TABLES:
+            return False
+        cells = dict(zip(header, row, strict=False))
         if spec.name == "sites":
-            self.sites[obj.ods_code] = obj
-        elif spec.name == "operators":
-            self.operators[f"{obj.site.ods_code}/{obj.code}"] = obj
-        elif spec.name in self.by_uuid:
-            self.by_uuid[spec.name][str(obj.uuid)] = obj
+            return (cells.get("ods_code") or "").strip().upper() in self.sites
+        site = (cells.get("site") or "").strip().upper()
+        if spec.name == "site_governance":
+            return site in self.governed
+        return f"{site}/{(cells.get('code') or '').strip()}" in self.operator_keys
 
-    def flush(self, spec: TableSpec, fname: str, pending: list[tuple[int, Any]]) -> int:
-        if not pending or self.report.problems:
-            return 0  # after the first problem only validation continues: nothing more is written
+    def may_write(self, site: Any) -> bool:
+        return self.allowed is None or site.pk in self.allowed
+
+
+class _Parents:
+    """Stand-ins for a row's parents, carrying what the model checks read of them, built from the references
+    and kept for consecutive rows of the same parent: a procedure's ``patient`` and ``procedure_date``; a
+    patient's ``site``, ``identity.date_of_birth`` and ``date_of_death``.
+
+    They are bare instances holding only those fields: a check that reads any other field of a parent makes
+    Django load it from the database (right on a real run, merely slower), and on a dry run, where the
+    parent has only a stand-in id, fails loudly against the row, never silently with a default value."""
+
+    def __init__(self) -> None:
+        self.cache: dict[int, Any] = {}
+
+    def clear(self) -> None:
+        self.cache.clear()
+
+    def _keep(self, ref: Any, stub: Any) -> Any:
+        if len(self.cache) >= STUB_CACHE:
+            self.cache.clear()
+        self.cache[id(ref)] = (ref, stub)  # the reference is held so its id is not reused
+        return stub
+
+    def patient(self, ref: PatientRef) -> m.Patient:
+        hit = self.cache.get(id(ref))
+        if hit is not None:
+            return hit[1]
+        stub = _bare(m.Patient, id=ref.pk, site_id=ref.site.pk)
+        m.Patient.site.field.set_cached_value(stub, ref.site)
+        identity = (
+            _bare(m.PatientIdentity, id=None, patient_id=ref.pk, date_of_birth_enc=ref.dob_enc)
+            if ref.has_identity
+            else None
+        )
+        m.Patient.identity.related.set_cached_value(stub, identity)
+        death = (
+            _bare(m.Death, id=None, patient_id=ref.pk, date_of_death=ref.death, deleted_at=None)
+            if ref.death is not None
+            else None
+        )
+        m.Patient.death.related.set_cached_value(stub, death)
+        return self._keep(ref, stub)
+
+    def procedure(self, ref: ProcedureRef) -> m.Procedure:
+        hit = self.cache.get(id(ref))
+        if hit is not None:
+            return hit[1]
+        stub = _bare(m.Procedure, id=ref.pk, patient_id=ref.patient.pk, procedure_date=ref.date)
+        m.Procedure.patient.field.set_cached_value(stub, self.patient(ref.patient))
+        return self._keep(ref, stub)
+
+
+class _RecordMaker:
+    """A new record from parsed values, without Django's per-field ``__init__`` loop (the import makes
+    millions): fields the file does not give get their defaults (callables called per record); foreign
+    keys take the related record's id and cache it, as assigning them would (a one-to-one also caches the
+    reverse side). With init signals connected it falls back to the model's own constructor."""
+
+    def __init__(self, model: type, given: set[str]) -> None:
+        self.model = model
+        self.defaults = [
+            (f.attname, f._get_default) for f in model._meta.concrete_fields if f.attname not in given
+        ]
+
+    def new(self, values: dict[str, Any], related: list[tuple[Any, Any]]) -> Any:
+        model = self.model
+        if pre_init.receivers or post_init.receivers:
+            return model(**values, **{f.name: obj for f, obj in related})
+        obj = model.__new__(model)
+        obj._state = ModelState()
+        state = obj.__dict__
+        state.update(values)
+        for attname, default in self.defaults:
+            state[attname] = default()
+        for f, target in related:
+            state[f.attname] = None if target is None else getattr(target, f.target_field.attname)
+            f.set_cached_value(obj, target)
+            if target is not None and not f.remote_field.multiple:
+                f.remote_field.set_cached_value(target, obj)
+        return obj
+
+
+def _present(model: type, name: str, values: list[Any]) -> set[Any]:
+    """Which of ``values`` the column already holds (any row, removed ones too: uniqueness counts them)."""
+    if not values:
+        return set()
+    if connection.vendor == "postgresql":
+        # One array parameter instead of one parameter per value: building a 1,000-value IN costs more
+        # than the lookup.
+        f = model._meta.get_field(name)
+        quote = connection.ops.quote_name
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {quote(f.column)} FROM {quote(model._meta.db_table)} WHERE {quote(f.column)} = ANY(%s)",
+                [list(values)],
+            )
+            return {row[0] for row in cursor.fetchall()}
+    return set(model._base_manager.filter(**{f"{name}__in": values}).values_list(name, flat=True))
+
+
+def _bare(model: type, **values: Any) -> Any:
+    """An instance of a saved record holding only ``values`` (no defaults computed: cheap to make)."""
+    obj = model.__new__(model)
+    obj._state = ModelState()
+    obj._state.adding = False
+    obj.__dict__.update(values)
+    return obj
+
+
+def _uuid_key(text: str) -> int:
+    """A uuid's 128-bit value (the key of the references), from its usual 36-character text."""
+    if len(text) == 36 and text[8] == text[13] == text[18] == text[23] == "-":
         try:
-            with transaction.atomic():
-                spec.model.objects.audited_bulk_create([obj for _line, obj in pending], reason=self.reason)
-        except IntegrityError as exc:
-            first, last = pending[0][0], pending[-1][0]
-            self.report.add(fname, first, "", f"rows {first}-{last} conflict with the registry: {exc}")
-            return 0
-        except ValidationError as exc:
-            self.report.add(fname, pending[0][0], "", "; ".join(exc.messages))
-            return 0
-        return len(pending)
-
-
-def _uuid(text: str) -> uuid.UUID:
+            return int(text.replace("-", ""), 16)
+        except ValueError:
+            pass
     try:
-        return uuid.UUID(text)
+        return uuid.UUID(text).int  # other spellings uuid.UUID accepts (braces, no hyphens, urn:uuid:)
     except ValueError as exc:
         raise ValidationError(f"{text!r} is not a UUID") from exc
 
 
-def check_import_allowed(user: Any, path: Path, codes: set[str] | None = None) -> None:
+def _uuid_key_or_none(text: str) -> int | None:
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return _uuid_key(text)
+    except ValidationError:
+        return None
+
+
+# --- who may import, and the entry point -----------------------------------------------------------
+
+
+def check_import_allowed(user: Any, path: Path, codes: set[str] | None = None) -> set[int] | None:
     """System administrators may import anything; a data manager only into sites where they hold full
     export rights (the sites must already exist). ``codes``: the sites the import writes to (default: those
-    named in the file). Fails closed."""
+    named in the file). Fails closed. Returns the ids of the sites the user may write to (None: any)."""
+    from pdva.accounts.access import can
+
     if user is None or not user.is_active:
         raise ImportRefused("imports run as a named, active user")
     if user.is_superuser or can(user, Cap.ADMIN_REFERENCE):
-        return
+        return None
     codes = site_codes_in(path) if codes is None else codes
+    allowed_ids = site_ids_for(user, Cap.FULL_EXPORT)
     allowed = {
-        s.ods_code for s in m.Site.objects.filter(ods_code__in=codes) if can(user, Cap.FULL_EXPORT, s.pk)
+        s.ods_code
+        for s in m.Site.objects.filter(ods_code__in=codes)
+        if allowed_ids is None or s.pk in allowed_ids
     }
     refused = sorted(codes - allowed)
     if refused or not codes:
         raise ImportRefused(f"you may not import data for site(s) {', '.join(refused) or '(none named)'}")
+    return allowed_ids
 
 
-def import_path(path: Path, *, user: Any, dry_run: bool = False, redcap: Any = None) -> ImportReport:
-    """Import a full export or dictionary CSVs, or (with ``redcap``, a RedcapOptions) a REDCap export."""
-    from pdva.exports.redcap_import import RedcapImporter, Source, is_redcap
+def import_path(
+    path: Path,
+    *,
+    user: Any,
+    dry_run: bool = False,
+    redcap: RedcapOptions | None = None,
+    progress: ProgressFn | None = None,
+) -> ImportReport:
+    """Import a full export or dictionary CSVs, or (with ``redcap``, a RedcapOptions) a REDCap export.
 
+    Refuses (ImportRefused) a user without the rights, or a file whose exact bytes were imported before."""
     path = Path(path)
     if redcap is None and is_redcap(path):
         raise ValueError(f"{path.name} is a REDCap export: name the registry site(s) its records belong to")
-    check_import_allowed(user, path, set(redcap.sites.values()) if redcap is not None else None)
+    allowed = check_import_allowed(user, path, set(redcap.sites.values()) if redcap is not None else None)
     sha = source_sha256(path)
+    refuse_if_loaded(sha)
     report = ImportReport(source=path.name, sha256=sha, dry_run=dry_run)
-    reason = f"import {sha}"
-    with audit_context(user, reason=reason):
-        try:
-            with transaction.atomic():
-                if redcap is not None:
-                    RedcapImporter(report, reason, redcap, Source(path)).run()
-                else:
-                    importer = Importer(report, reason)
-                    for spec, fname, stream in table_streams(path):
-                        importer.load(spec, fname, stream)
-                if report.problems or dry_run:
-                    raise _Rollback
-                report.committed = True
-        except _Rollback:
-            report.committed = False
-    return report
+
+    def work(run: ImportRun) -> None:
+        if redcap is not None:
+            RedcapImporter(run, redcap, Source(path)).run()
+        else:
+            FullImporter(run, allowed_site_ids=allowed).run_path(path)
+
+    kind = ImportBatch.KIND_REDCAP if redcap is not None else ImportBatch.KIND_FULL
+    return run_import(report, user=user, kind=kind, work=work, progress=progress)

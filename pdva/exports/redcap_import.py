@@ -10,6 +10,10 @@ What REDCap carries is de-identified, so the import needs three facts from the p
 Records are linked by the pseudonyms the export carries (record_id for the patient, proc_procedure_id for a
 procedure, ...). Derived values are recomputed by the models; values that need identifiers (age at the
 procedure) or data REDCap does not carry (procedure times, free text) are left empty.
+
+The data CSV is read once per form, a row at a time; records are written through the bulk audited path in
+chunks, in the import's one transaction (see ``import_base``). A REDCap export carries no record uuids, so
+only the file's SHA-256 (its import batch) keeps the same file from being loaded twice.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import itertools
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,17 +30,15 @@ from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
 
 from pdva.exports import lib, redcap, research
 from pdva.exports.columns import RECOMPUTED, RESEARCH_KEY
-from pdva.exports.importer import ImportReport, parse_value
+from pdva.exports.import_base import ALIVE_ON, CHUNK, ImportRun, count_lines, parse_value
 from pdva.exports.tables import BY_NAME
 from pdva.registry import models as m
 
 DATA = "redcap_data.csv"
 DICTIONARY = "redcap_data_dictionary.csv"
-FLUSH_EVERY = 500
 # Forms in the order their records must be created (parents first; deaths last, as they check later events).
 ORDER = (
     "patients",
@@ -115,9 +118,9 @@ class _Links:
 
 
 class RedcapImporter:
-    def __init__(self, report: ImportReport, reason: str, options: RedcapOptions, source: Source) -> None:
-        self.report = report
-        self.reason = reason
+    def __init__(self, run: ImportRun, options: RedcapOptions, source: Source) -> None:
+        self.state = run
+        self.report = run.report
         self.options = options
         self.source = source
         self.plan = research.plan()
@@ -130,6 +133,10 @@ class RedcapImporter:
         self.sites: dict[str, m.Site] = {}
         self.operators: dict[int, m.Operator] = {}
         self.day_zero = options.day_zero
+        self.latest: dict[str, dt.date] = {}  # record -> latest day a record shows the patient alive
+        self.provisional = itertools.count(-1, -1)
+        self.done = 0
+        self.total = 0
 
     # --- checks before any row -------------------------------------------------------------------
     def check_files(self) -> bool:
@@ -205,9 +212,13 @@ class RedcapImporter:
 
     # --- rows ----------------------------------------------------------------------------------
     def rows(self) -> Iterator[tuple[int, dict[str, str]]]:
+        progress = self.state.progress
         with self.source.open(DATA) as stream:
             reader = csv.DictReader(stream)
             for row in reader:
+                self.done += 1
+                if progress is not None and self.done % CHUNK == 0:
+                    progress(min(self.done, self.total), self.total)
                 yield reader.line_num, row
 
     def form_rows(self, table: str) -> Iterator[tuple[int, dict[str, str]]]:
@@ -341,6 +352,7 @@ class RedcapImporter:
         pending: list[tuple[int, Any, str]] = []
         created = 0
         seen: set[str] = set()
+        day_field = ALIVE_ON.get(table)
         for line, row in self.form_rows(table):
             if not self.check_event(table, line, row):
                 continue
@@ -356,42 +368,65 @@ class RedcapImporter:
             seen.add(key)
             if obj is None:
                 continue
+            record = (row.get("record_id") or "").strip()
+            if table == "patients":
+                # New patients: no identity (REDCap carries none) and no death yet, known without a query.
+                m.Patient.identity.related.set_cached_value(obj, None)
+                m.Patient.death.related.set_cached_value(obj, None)
+            elif table == "deaths":
+                # Checked against the patient's records read so far; the bulk path checks it again.
+                obj._known_latest_event = self.latest.get(record)
+            prefix = redcap.FORM_BY_TABLE[table].prefix
             try:
                 obj.prepare_for_save()
             except ValidationError as exc:
-                prefix = redcap.FORM_BY_TABLE[table].prefix
-                for name, messages in exc.message_dict.items():
-                    self.report.add(DATA, line, _redcap_name(model, prefix, name), "; ".join(messages))
+                self.report.add_validation_error(
+                    DATA, line, exc, lambda n, prefix=prefix: _redcap_name(model, prefix, n)
+                )
                 continue
+            finally:
+                obj.__dict__.pop("_known_latest_event", None)
+            day = getattr(obj, day_field) if day_field else None
+            if day is not None and not (table == "followups" and obj.alive == "no"):
+                self.latest[record] = max(day, self.latest.get(record, day))
             pending.append((line, obj, key))
-            if len(pending) >= FLUSH_EVERY:
-                created += self.flush(model, table, pending)
+            if len(pending) >= CHUNK:
+                created += self.write(table, pending)
                 pending = []
-        created += self.flush(model, table, pending)
+        created += self.write(table, pending)
         self.report.created[table] = created
 
-    def flush(self, model: Any, table: str, pending: list[tuple[int, Any, str]]) -> int:
+    def write(self, table: str, pending: list[tuple[int, Any, str]]) -> int:
+        """Write a chunk (unless a dry run or after a problem) and link its records for later forms."""
+        objs = [obj for _line, obj, _key in pending]
+        written = False
+        if objs and self.state.writing:
+            assert self.state.writer is not None
+            self.state.writer.extend(objs)
+            written = self.state.flush(DATA, [line for line, _obj, _key in pending], objs)
         links = getattr(self.links, table, None)
-        if links is not None:
-            for _line, obj, key in pending:
+        for _line, obj, key in pending:
+            if not written:
+                obj.pk = next(self.provisional)  # a stand-in id, so later checks comparing ids still work
+            if links is not None:
                 links[key] = obj
-        if not pending or self.report.problems:
-            return 0  # after the first problem only validation continues: nothing more is written
-        try:
-            with transaction.atomic():
-                model.objects.audited_bulk_create([obj for _l, obj, _k in pending], reason=self.reason)
-        except (IntegrityError, ValidationError) as exc:
-            first, last = pending[0][0], pending[-1][0]
-            self.report.add(DATA, first, "", f"rows {first}-{last} could not be saved: {exc}")
-            return 0
-        return len(pending)
+        return len(objs)
 
     def run(self) -> None:
         if not (self.check_files() and self.resolve_sites()):
             return
+        for site in self.sites.values():
+            self.state.add_site(site)
+        if self.state.progress is not None:
+            with self.source.open(DATA) as stream:
+                rows = max(0, count_lines(stream) - 1)
+            self.total = rows * (len(ORDER) + (0 if self.day_zero is not None else 1))
+            self.state.progress(0, self.total)
         self.find_day_zero()
         for table in ORDER:
             self.load(table)
+        if self.state.progress is not None:
+            self.state.progress(self.total, self.total)
 
 
 def _redcap_name(model: Any, prefix: str, name: str) -> str:

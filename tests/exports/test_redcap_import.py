@@ -13,8 +13,10 @@ from django.core.management import CommandError, call_command
 
 from pdva.audit.context import audit_context
 from pdva.audit.models import AuditEntry
+from pdva.audit.verify import verify_chain
 from pdva.exports import lib, redcap, research
 from pdva.exports.importer import ImportRefused, import_path
+from pdva.exports.models import ImportBatch
 from pdva.exports.redcap_import import RedcapOptions
 from pdva.exports.services import run_export
 from pdva.registry.models import FollowUpVisit, Patient, Procedure, PromAdministration
@@ -196,3 +198,67 @@ def test_the_import_command_reads_a_redcap_export(cohort, rita, sam, tmp_path, c
     call_command("import", str(export.path), "--user", sam.username, *sites, "--operator", "IMP")
     assert Patient.objects.count() == export.manifest["tables"]["patients"]
     assert "imported" in capsys.readouterr().out
+
+
+def _rewrite_data(src, dst, edit):  # type: ignore[no-untyped-def]
+    rows = _rows(src)
+    header = list(rows[0])
+    edit(rows)
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for name in zin.namelist():
+            data = zin.read(name)
+            if name == "redcap_data.csv":
+                buffer = io.StringIO()
+                writer = csv.DictWriter(buffer, fieldnames=header, lineterminator="\n")
+                writer.writeheader()
+                writer.writerows(rows)
+                data = buffer.getvalue().encode()
+            zout.writestr(name, data)
+    return dst
+
+
+def test_a_redcap_import_is_audited_record_by_record_and_refused_a_second_time(cohort, rita, sam, tmp_path):
+    export = _export(rita, tmp_path, "r.zip", KEY)
+    options = _options(cohort)
+    _fresh_sites(cohort)
+    entries = AuditEntry.objects.count()
+    report = import_path(export.path, user=sam, redcap=options)
+    assert report.committed, report.as_csv()
+    records = sum(report.created.values())
+    assert AuditEntry.objects.filter(reason=f"import {report.sha256}").count() == records + 1  # + the batch
+    assert AuditEntry.objects.count() == entries + records + 1
+    assert verify_chain() == AuditEntry.objects.count()
+    batch = ImportBatch.objects.get(sha256=report.sha256)
+    assert batch.kind == "redcap" and batch.imported_by == sam and batch.site is None  # two sites
+    # REDCap records carry no uuids: only the batch stops the same file from loading twice.
+    patients = Patient.objects.count()
+    with pytest.raises(ImportRefused, match="already imported .* by sam"):
+        import_path(export.path, user=sam, redcap=options)
+    assert Patient.objects.count() == patients and AuditEntry.objects.count() == entries + records + 1
+
+
+def test_a_bad_redcap_line_in_the_middle_saves_nothing_and_is_named(cohort, rita, sam, tmp_path):
+    export = _export(rita, tmp_path, "r.zip", KEY)
+    options = _options(cohort)
+    rows = _rows(export.path)
+    visits = [n for n, r in enumerate(rows) if r["redcap_repeat_instrument"] == "followup"]
+    middle = visits[len(visits) // 2]
+
+    def before_the_procedure(rows):  # type: ignore[no-untyped-def]
+        rows[middle]["fu_visit_day"] = "-4000"
+
+    bad = _rewrite_data(export.path, tmp_path / "bad.zip", before_the_procedure)
+    _fresh_sites(cohort)
+    entries = AuditEntry.objects.count()
+    dry = import_path(bad, user=sam, redcap=options, dry_run=True)
+    assert AuditEntry.objects.count() == entries and not Patient.objects.exists()
+    report = import_path(bad, user=sam, redcap=options)
+    assert not report.committed
+    assert [(p.row, p.field) for p in report.problems] == [(middle + 2, "fu_visit_day")]
+    assert "before the index procedure" in report.problems[0].problem
+    assert [(p.row, p.field, p.problem) for p in dry.problems] == [
+        (p.row, p.field, p.problem) for p in report.problems
+    ]
+    # Patients and procedures had been written before the bad visit: all rolled back, nothing audited.
+    assert not Patient.objects.exists() and not Procedure.objects.exists()
+    assert AuditEntry.objects.count() == entries and not ImportBatch.objects.exists()

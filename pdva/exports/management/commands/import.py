@@ -1,5 +1,8 @@
 """`pdva import [--dry-run] PATH --user USERNAME`: all-or-nothing import of a full export, dictionary CSVs or
-a REDCap export (`--site ODS`, or `--site PSEUDONYM=ODS` per site; `--operator CODE`; `--day-zero DATE`)."""
+a REDCap export (`--site ODS`, or `--site PSEUDONYM=ODS` per site; `--operator CODE`; `--day-zero DATE`).
+
+Shows progress (records per second, time left) on stderr; a file already imported is refused, naming when
+and by whom it was loaded."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from pdva.core.progress import Progress
 from pdva.exports.importer import ImportRefused, import_path
 from pdva.exports.redcap_import import RedcapOptions, is_redcap
 
@@ -17,7 +21,7 @@ class Command(BaseCommand):
     help = (
         "Import historical cases from a full export (zip), a directory of CSVs in the registry's dictionary "
         "format, one <table>.csv, or a REDCap export (redcap_data.csv with its data dictionary). "
-        "All or nothing; --dry-run validates and changes nothing."
+        "All or nothing; --dry-run validates and changes nothing; the same file is never imported twice."
     )
 
     def add_arguments(self, parser):  # type: ignore[no-untyped-def]
@@ -58,15 +62,21 @@ class Command(BaseCommand):
         elif opts["site"] or opts["operator"] or opts["day_zero"]:
             raise CommandError("--site, --operator and --day-zero apply to REDCap imports only")
         try:
-            report = import_path(path, user=user, dry_run=opts["dry_run"], redcap=redcap)
+            report = import_path(
+                path,
+                user=user,
+                dry_run=opts["dry_run"],
+                redcap=redcap,
+                progress=Progress("checking records" if opts["dry_run"] else "importing records"),
+            )
         except (ImportRefused, ValueError) as exc:
             raise CommandError(str(exc)) from exc
         if opts["report"]:
             opts["report"].write_text(report.as_csv(), encoding="utf-8")
         for problem in report.problems[:50]:
             self.stderr.write(f"{problem.file}:{problem.row}: {problem.field}: {problem.problem}")
-        if len(report.problems) > 50:
-            self.stderr.write(f"... and {len(report.problems) - 50} more (use --report)")
+        if report.problem_count > 50:
+            self.stderr.write(f"... and {report.problem_count - 50} more (use --report)")
         self.stdout.write(report.summary())
         if report.problems:
             raise CommandError("import refused: fix the problems above (nothing was changed)")
