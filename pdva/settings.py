@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "ninja",  # serves the API docs' Swagger UI from our own static files (the CSP refuses a CDN)
     "django_otp",
     "django_otp.plugins.otp_totp",
     "axes",
@@ -51,7 +52,14 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # --- serving (see "Serving in production" below): outermost, so every response is logged and
+    # health probes are answered before host checks and the HTTPS redirect ---
+    "pdva.core.middleware.RequestLogMiddleware",
+    "pdva.core.health.HealthProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "pdva.core.middleware.ContentSecurityPolicyMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # --- end serving ---
     "pdva.core.middleware.RejectNulCharactersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -108,16 +116,11 @@ TIME_ZONE = "Europe/London"
 USE_I18N = True
 USE_TZ = True  # stored in UTC, shown in UK time
 
-STATIC_URL = "/static/"
-STATIC_ROOT = ENV.var_dir / "static"
-STATICFILES_DIRS = [BASE_DIR / "static"]
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "web:home"
 LOGOUT_REDIRECT_URL = "accounts:login"
 
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = ENV.production
-CSRF_COOKIE_SECURE = ENV.production
 SESSION_COOKIE_AGE = 8 * 3600
 X_FRAME_OPTIONS = "DENY"
 
@@ -153,13 +156,86 @@ PDVA_PROM_MAX_REMINDERS = _positive_int("PDVA_PROM_MAX_REMINDERS", 2)  # then re
 PDVA_PROM_EMAIL_TEMPLATES = "proms/email"
 PDVA_FOLLOWUP_DIGEST_TEMPLATE = "followup/email/digest.txt"
 
+# ==== Serving in production (pdva serve, whitenoise, proxy/TLS, CSP, mail, logs) =====================
+# Every value comes from pdva.core.config (documented in the README's Configuration table).
+
+# Static files: collected into var/static (pdva serve does it when they changed) and served by whitenoise
+# with hashed, compressed names. Tests and DEBUG read the source folders directly.
+STATIC_URL = "/static/"
+STATIC_ROOT = ENV.static_root or ENV.var_dir / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if ENV.testing
+        else "pdva.core.static_storage.RegistryStaticFilesStorage"
+    },
+}
+WHITENOISE_USE_FINDERS = DEBUG or ENV.testing
+WHITENOISE_AUTOREFRESH = DEBUG or ENV.testing
+
+# Behind a TLS-terminating proxy (nginx): trust its X-Forwarded-Proto and X-Forwarded-For only when told
+# to, because a client reaching gunicorn directly could send them itself. The client address matters to
+# django-axes: without it every sign-in would seem to come from the proxy.
+if ENV.behind_proxy:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    AXES_CLIENT_IP_CALLABLE = "pdva.core.middleware.client_ip_behind_proxy"
+SECURE_SSL_REDIRECT = ENV.ssl_redirect
+SECURE_HSTS_SECONDS = ENV.hsts_seconds
+SECURE_HSTS_INCLUDE_SUBDOMAINS = ENV.hsts_include_subdomains
+SECURE_HSTS_PRELOAD = ENV.hsts_preload
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SESSION_COOKIE_SECURE = ENV.production
+CSRF_COOKIE_SECURE = ENV.production
+# Absolute links (patient questionnaire links, emails) are built from this, never from the Host header.
+PDVA_PUBLIC_BASE_URL = ENV.public_base_url
+PDVA_WEB = ENV.web
+
+# Content-Security-Policy (pdva.core.middleware): scripts only from our own static files, so no inline
+# <script> or on...= handler anywhere. Styles allow 'unsafe-inline' because the report charts are inline
+# matplotlib SVG, which carries style attributes; styles cannot run code.
+PDVA_CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:",  # the two-factor set-up QR code is a data: URL
+        "font-src 'self'",
+        "connect-src 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+        "object-src 'none'",
+    ]
+)
+
 EMAIL_BACKEND = ENV.email_backend
 EMAIL_HOST = ENV.email_host
+EMAIL_PORT = ENV.mail.port
+EMAIL_USE_TLS = ENV.mail.use_tls
+EMAIL_USE_SSL = ENV.mail.use_ssl
+EMAIL_HOST_USER = ENV.mail.user
+EMAIL_HOST_PASSWORD = ENV.mail.password
+EMAIL_TIMEOUT = ENV.mail.timeout
 DEFAULT_FROM_EMAIL = ENV.email_from
+SERVER_EMAIL = ENV.email_from
 
+# One JSON line per request on stderr (pdva.request), with the request id; never patient identifiers.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "pdva.core.logging_json.RequestIdFilter"}},
+    "formatters": {"json": {"()": "pdva.core.logging_json.JsonLineFormatter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["request_id"]},
+    },
+    "loggers": {
+        "pdva.request": {"level": "INFO"},
+        # Django's own 4xx lines repeat ours (with less care about what a path holds); 5xx keep the traceback.
+        "django.request": {"level": "ERROR"},
+    },
     "root": {"handlers": ["console"], "level": "WARNING"},
 }
+# ==== end serving =====================================================================================

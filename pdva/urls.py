@@ -1,6 +1,7 @@
 from django.contrib import admin
-from django.http import HttpResponse
 from django.urls import include, path
+
+from pdva.core import health
 
 admin.site.site_header = "pDVA Registry administration"
 
@@ -13,6 +14,9 @@ urlpatterns = [
     path("reports/", include("pdva.reports.urls")),
     path("exports/", include("pdva.exports.urls")),
     path("api/", include("pdva.api.urls")),
-    path("healthz", lambda request: HttpResponse("ok", content_type="text/plain")),
+    # Answered first by pdva.core.health.HealthProbeMiddleware; routed too, so they can be reversed.
+    path("health/live", health.live, name="health_live"),
+    path("health/ready", health.ready, name="health_ready"),
+    path("healthz", health.live),  # the old address
     path("", include("pdva.web.urls")),
 ]

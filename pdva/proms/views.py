@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 
 import segno
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
@@ -68,7 +69,7 @@ def index(request: HttpRequest) -> HttpResponse:
                         instruments=data["instruments"],
                         channel=data["channel"],
                         email=data.get("email") or "",
-                        base_url=request.build_absolute_uri("/"),
+                        base_url=settings.PDVA_PUBLIC_BASE_URL,  # never the Host header
                         created_by=user,
                     )
                 except ValidationError as exc:

@@ -49,4 +49,5 @@ class Command(BaseCommand):
         if opts["no_serve"]:
             return
         self.stdout.write(f"\nServing on http://{opts['addr']}/  (Ctrl-C to stop)\n")
-        call_command("runserver", opts["addr"], use_reloader=False, insecure_serving=True)
+        # The production path (gunicorn + whitenoise), not Django's development server.
+        call_command("serve", bind=opts["addr"])
