@@ -79,8 +79,10 @@ class BulkWriter:
             take_parent_ids(model, objs)
             model.prepare_many(objs)  # type: ignore[attr-defined]
             insert_new(model, objs)
+        copy = transaction.get_connection().vendor == "postgresql"
         entries = chain_entries(
-            [obj.audit_row("created", None, obj.audit_snapshot(), self.reason) for obj in pending]
+            [obj.audit_row("created", None, obj.audit_snapshot(), self.reason) for obj in pending],
+            json_texts=copy,
         )
         insert_entries(entries)
         self.written += len(pending)
@@ -157,9 +159,12 @@ def insert_entries(entries: list[dict[str, Any]]) -> None:
     if connection.vendor != "postgresql":
         AuditEntry.objects.bulk_create([AuditEntry(**data) for data in entries], batch_size=500)
         return
+    if entries and "after_json" not in entries[0]:
+        raise ValueError("on PostgreSQL, insert entries made by chain_entries(..., json_texts=True)")
     fields = [f for f in AuditEntry._meta.concrete_fields if not f.primary_key]  # the id is the default
-    converters = [_converter(f, connection) for f in fields]
-    names = [f.attname for f in fields]
+    # The JSON columns get the text the hash covered (chain_entries(json_texts=True)): encoded once.
+    converters = [_identity if isinstance(f, models.JSONField) else _converter(f, connection) for f in fields]
+    names = [f"{f.attname}_json" if isinstance(f, models.JSONField) else f.attname for f in fields]
     _copy(
         connection,
         AuditEntry._meta.db_table,
@@ -212,6 +217,10 @@ def _converter(field: models.Field, connection: BaseDatabaseWrapper) -> Callable
     if kind is str:  # str subclasses (choices enums) go to the driver as they are on Django's path too
         return lambda v: v if v is None or isinstance(v, str) else slow(v)
     return lambda v: v if v is None or type(v) is kind else slow(v)
+
+
+def _identity(value: Any) -> Any:
+    return value
 
 
 def _values_getter(fields: Sequence[models.Field]) -> Callable[[Any], Sequence[Any]]:

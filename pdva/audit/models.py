@@ -60,12 +60,14 @@ def _head() -> tuple[int, str]:
     return last if last else (0, chain.GENESIS_HASH)
 
 
-def chain_entries(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def chain_entries(rows: list[dict[str, Any]], *, json_texts: bool = False) -> list[dict[str, Any]]:
     """Lock the chain and turn rows into the next entries' field values, hashed and sealed in order.
 
     The one place entries are built: ``append_entries`` (each save) and the bulk path insert what this
     returns, so a chain written record by record and one written in bulk cannot be told apart. Must run
-    inside the transaction that inserts the entries (the lock is held until it commits).
+    inside the transaction that inserts the entries (the lock is held until it commits). With
+    ``json_texts`` each entry also carries 'before_json' and 'after_json', the JSON text the hash
+    covered, for an insert that sends text (COPY).
     """
     if not rows:
         return []
@@ -94,7 +96,10 @@ def chain_entries(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "after": row.get("after"),
             "reason": row.get("reason") or actor.reason,
         }
-        digest = chain.entry_hash(data, prev)
+        if json_texts:
+            digest, data["before_json"], data["after_json"] = chain.entry_hash_and_json(data, prev)
+        else:
+            digest = chain.entry_hash(data, prev)
         data["prev_hash"] = prev
         data["entry_hash"] = digest
         data["seal"] = chain.seal(key, digest)

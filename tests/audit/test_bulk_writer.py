@@ -2,6 +2,7 @@
 chain lock, with entries that cannot be told from the ones save() writes."""
 
 import datetime as dt
+import json
 import uuid
 
 import pytest
@@ -271,6 +272,34 @@ def test_a_bulk_written_chain_verifies_and_tampering_is_still_detected(site_a):
     with pytest.raises(chain.ChainBreak) as caught:
         verify_chain()
     assert caught.value.seq == target.seq and "edited" in caught.value.problem
+
+
+@pytest.mark.parametrize(
+    "before, after",
+    [
+        (None, {"b": 1, "a": 'é ✓ \\ " \n', "nested": {"z": [1, None, True], "y": {}}, "n": None}),
+        ({"x": "2025-03-10"}, {"x": "2025-03-11", "list": ["ß", 3, False]}),
+        (None, None),
+    ],
+)
+def test_the_texts_sent_by_copy_are_the_ones_the_hash_covered(before, after):
+    entry = {
+        "seq": 7,
+        "timestamp": dt.datetime(2026, 1, 2, 3, 4, 5, 6000, tzinfo=dt.UTC),
+        "actor_id": None,
+        "actor_label": "système:seed",
+        "action": "registry.patient.created",
+        "object_type": "registry.patient",
+        "object_id": "12",
+        "site_id": 3,
+        "before": before,
+        "after": after,
+        "reason": "",
+    }
+    digest, before_text, after_text = chain.entry_hash_and_json(entry, "ab" * 32)
+    assert digest == chain.entry_hash(entry, "ab" * 32)
+    assert (json.loads(before_text) if before_text else None) == before
+    assert (json.loads(after_text) if after_text else None) == after
 
 
 def writer_procedure_pk(k: int) -> int:
