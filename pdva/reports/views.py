@@ -101,15 +101,28 @@ def risk_model_context() -> dict[str, Any]:
     return context
 
 
+def _snapshot_page(request: HttpRequest, template: str, scope: Any, live: dict[str, Any]) -> HttpResponse:
+    """Render the scope's stored report (computed off the request path); while the first one is being
+    computed, a holding page that reloads itself."""
+    from pdva.reports.services import snapshots
+
+    view = snapshots.latest(scope)
+    return render(request, template if view.ready else "reports/computing.html", {**live, "snapshot": view})
+
+
 @require_cap(Cap.VIEW_SITE_REPORTS)
 def dashboard(request: HttpRequest, site_id: int) -> HttpResponse:
-    from pdva.reports.services.site import site_report
+    from pdva.reports.services.snapshots import site_scope
 
     site = _site_for(request, site_id)
-    context = site_report(site, suppress=_is_national(request.user))
-    context["sends"] = ReportSend.objects.alive().filter(site=site)[:10]
-    context["can_send"] = can(request.user, Cap.MANAGE_GOVERNANCE, site.pk)
-    return render(request, "reports/dashboard.html", context)
+    live = {
+        "site": site,
+        "title": f"Governance dashboard: {site.name} ({site.ods_code})",
+        "sends": ReportSend.objects.alive().filter(site=site)[:10],
+        "can_send": can(request.user, Cap.MANAGE_GOVERNANCE, site.pk),
+    }
+    scope = site_scope(site.pk, suppress=_is_national(request.user))
+    return _snapshot_page(request, "reports/dashboard.html", scope, live)
 
 
 @require_cap(Cap.VIEW_SITE_REPORTS)
@@ -189,9 +202,10 @@ def appraisal_pdf(request: HttpRequest, operator_id: int) -> HttpResponse:
 
 @require_cap(Cap.VIEW_NATIONAL)
 def national(request: HttpRequest) -> HttpResponse:
-    from pdva.reports.services.national import national_report
+    from pdva.reports.services.snapshots import national_scope
 
-    return render(request, "reports/national.html", national_report())
+    live = {"title": "National benchmarking"}
+    return _snapshot_page(request, "reports/national.html", national_scope(), live)
 
 
 @require_cap(Cap.VIEW_NATIONAL)
