@@ -12,11 +12,12 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from pdva.accounts.access import can, site_ids_for
 from pdva.accounts.roles import Cap
+from pdva.core.paging import paged
 from pdva.followup.access import data_manager_site_ids, require
 from pdva.followup.forms import AscertainmentUploadForm, LinkageUploadForm, RejectForm
 from pdva.followup.models import AscertainmentUpload, DigestSend, FollowUpRun, LinkageBatch, LinkageProposal
 from pdva.followup.services import ascertainment as asc
-from pdva.followup.services import compliance_12m, current_schedule, followup_items, linkage
+from pdva.followup.services import current_schedule, linkage
 from pdva.registry.choices import AmputationLevel, Limb
 from pdva.registry.models import Site
 
@@ -31,21 +32,25 @@ WORKLIST_STATUSES = {
 
 @require(Cap.VIEW_CLINICAL)
 def worklist(request: HttpRequest) -> HttpResponse:
+    from pdva.followup.services import worklist as wl
+
     show = request.GET.get("show", "open")
-    wanted = WORKLIST_STATUSES.get(show, WORKLIST_STATUSES["open"])
+    if show not in WORKLIST_STATUSES:
+        show = "open"
     today = timezone.localdate()
     site_ids = site_ids_for(request.user, Cap.VIEW_CLINICAL)
-    items = sorted(
-        followup_items(site_ids, today, statuses=wanted), key=lambda i: (i.due_date, i.patient_registry_id)
-    )
+    rows = wl.worklist(site_ids, today, WORKLIST_STATUSES[show])
+    listed = paged(request, rows, per_page=wl.PAGE_SIZE)
+    schedule = current_schedule()
     context = {
-        "items": items[:500],
-        "truncated": len(items) > 500,
-        "count": len(items),
+        "items": wl.as_items(listed.items, schedule),
+        "paged": listed,
+        "count": listed.count,
         "show": show,
         "choices": list(WORKLIST_STATUSES),
         "today": today,
-        "schedule": current_schedule(),
+        "schedule": schedule,
+        "not_computed": wl.missing_statuses(site_ids),
         "data_manager": bool(data_manager_site_ids(request.user)),
     }
     template = "followup/_worklist_table.html" if request.htmx else "followup/worklist.html"
@@ -54,14 +59,15 @@ def worklist(request: HttpRequest) -> HttpResponse:
 
 @require(Cap.VIEW_SITE_REPORTS, Cap.VIEW_NATIONAL)
 def compliance(request: HttpRequest) -> HttpResponse:
+    from pdva.followup.services import worklist as wl
+
     today = timezone.localdate()
     user = request.user
     site_ids = None if can(user, Cap.VIEW_NATIONAL) else site_ids_for(user, Cap.VIEW_SITE_REPORTS)
-    report = compliance_12m(site_ids, today)
-    counts: dict[int, dict[str, int]] = {}
-    for item in followup_items(site_ids, today, statuses=("due", "overdue", "missed")):
-        counts.setdefault(item.site_id, {"due": 0, "overdue": 0, "missed": 0})[item.status] += 1
-    empty = {"due": 0, "overdue": 0, "missed": 0}
+    report = wl.compliance_12m(site_ids, today)
+    open_statuses = ("due", "overdue", "missed")
+    counts = wl.counts_by_site(site_ids, today, open_statuses)
+    empty = dict.fromkeys(open_statuses, 0)
     rows = [(r, counts.get(r.site_id, empty) if r.site_id is not None else empty) for r in report.sites]
     rates, overall = asc.rates(site_ids)
     return render(

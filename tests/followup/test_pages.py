@@ -9,7 +9,7 @@ import pytest
 
 from pdva.audit.context import audit_context
 from pdva.followup.models import DigestSend, LinkageProposal
-from pdva.followup.services.run import run
+from pdva.followup.services.run import refresh_statuses, run
 from pdva.registry.models import Death
 from tests.factories import PatientFactory, make_identity
 from tests.followup.conftest import make_procedure
@@ -28,6 +28,7 @@ def upload(name: str, text: str) -> io.BytesIO:
 def test_worklist_shows_only_my_sites(alice, bob, login, site_a, site_b) -> None:
     mine = make_procedure(site_a, PROC)
     theirs = make_procedure(site_b, PROC)
+    refresh_statuses(dt.date.today())  # the worklist reads the statuses the daily run stores
     page = login(alice).get("/followup/?show=missed").content.decode()
     assert mine.patient.registry_id in page and theirs.patient.registry_id not in page
     partial = login(alice).get("/followup/?show=upcoming", HTTP_HX_REQUEST="true")
