@@ -1,6 +1,7 @@
 .PHONY: demo test install bench bench-quick lint format
 
-# The demo: install, migrate, load a synthetic cohort, serve on http://127.0.0.1:8000
+# The demo: install, migrate, load a synthetic cohort, serve on http://127.0.0.1:8000 with `pdva serve`
+# (gunicorn + whitenoise, the production path)
 demo:
 	./scripts/setup.sh
 	PDVA_DEMO_MODE=true .venv/bin/pdva demo
