@@ -4,6 +4,7 @@ from django.urls import include, path
 from pdva.core import health
 
 admin.site.site_header = "pDVA Registry administration"
+handler500 = "pdva.core.errors.server_error"
 
 urlpatterns = [
     path("accounts/", include("pdva.accounts.urls")),

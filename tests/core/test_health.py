@@ -133,3 +133,44 @@ def test_request_log_keeps_successful_probes_out_of_the_info_log(caplog):
     Client().get("/health/live")
     probe = [r for r in caplog.records if r.name == "pdva.request"]
     assert probe and probe[-1].levelname == "DEBUG"
+
+
+# --- the error page ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_database_down_gives_a_plain_error_page_not_a_traceback(monkeypatch, alice, login):
+    client = login(alice)
+    client.raise_request_exception = False
+
+    def refused(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise OperationalError("connection to server at 10.0.0.5 failed")
+
+    monkeypatch.setattr(connection, "ensure_connection", refused)
+    response = client.get("/cases/", HTTP_X_REQUEST_ID="ref-123")
+    page = response.content.decode()
+    assert response.status_code == 503
+    assert "The registry is unavailable" in page and "ref-123" in page
+    assert "Traceback" not in page and "10.0.0.5" not in page and "OperationalError" not in page
+
+    api = client.get("/api/v1/patients", HTTP_AUTHORIZATION="Bearer pdva_x", HTTP_X_REQUEST_ID="ref-124")
+    assert api.status_code == 503
+    assert api.json()["error"] == {
+        "code": "unavailable",
+        "message": "the registry's database is unavailable; try again later",
+        "request_id": "ref-124",
+    }
+
+
+def test_other_server_errors_give_the_generic_page(rf):
+    from pdva.core.errors import server_error
+
+    request = rf.get("/cases/")
+    request.request_id = "ref-9"
+    try:
+        raise RuntimeError("a bug with details")
+    except RuntimeError:
+        response = server_error(request)  # as Django calls it, while handling the exception
+    page = response.content.decode()
+    assert response.status_code == 500
+    assert "Something went wrong" in page and "ref-9" in page and "a bug" not in page
