@@ -74,7 +74,12 @@ def _group_figures(table: pd.DataFrame, stratum: str, group: str) -> list[dict[s
                 pub_value, label=f"Published: {pub_value} in 100", colour="#768692"
             ),
         }
-        if hit.empty or is_missing(hit.iloc[0]["estimate"]) or hit.iloc[0]["n"] < MIN_GROUP:
+        # No confidence interval (e.g. every patient had the event) means no honest figure to show either.
+        if (
+            hit.empty
+            or any(is_missing(hit.iloc[0][col]) for col in ("estimate", "lower", "upper"))
+            or hit.iloc[0]["n"] < MIN_GROUP
+        ):
             item.update(
                 {
                     "available": False,
