@@ -1,0 +1,246 @@
+"""Load test (issue 12): ``pdva serve`` on PostgreSQL driven by locust, headless and on loopback only.
+
+    python bench/bench_load.py           # 30 sites, 50,000 patients, 8 years (long: run it rarely)
+    python bench/bench_load.py --quick   # 3 sites, 300 patients (also the "300 patients" comparison)
+    BENCH_LOAD_SITES / BENCH_LOAD_PATIENTS / BENCH_LOAD_YEARS / BENCH_LOAD_USERS / BENCH_LOAD_SECONDS
+
+The run makes its own database (``pdva_bench_load_<pid>``), migrates and seeds it, creates three staff users
+(a site clinician ``alice``, a site data manager, a national auditor) with a verified second factor the way
+the tests do (a database session carrying the OTP device id, made in ``pdva shell``: no login bypass), starts
+``pdva serve --bind 127.0.0.1:<free port> --workers 2``, waits for ``/health/ready`` and runs
+``bench/load/locustfile.py`` with locust in a subprocess, bounded by users, spawn rate and run time:
+
+- single user (no think time): every page p95 < 150 ms;
+- 50 users (1-3 s think time): 0 errors and every page p95 < 500 ms;
+- the quarterly PDF requested from the web (it enqueues a job): < 200 ms (slowest of 5).
+
+The server is stopped and the database dropped at the end, also on failure. The machine has 2 shared cores:
+locust itself runs on them, so concurrent numbers are inflated by the load generator.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench._harness import Database, Report, Workspace, cli, pdva_command, run_command  # noqa: E402
+
+LOCUSTFILE = ROOT / "bench" / "load" / "locustfile.py"
+SINGLE_P95_MS = 150.0
+CONCURRENT_P95_MS = 500.0
+PDF_MS = 200.0
+
+MAKE_USERS = """
+import json
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from pdva.accounts.models import Membership
+from pdva.audit.context import audit_context
+from pdva.registry.models import Patient, Procedure, Site
+
+site = Site.objects.order_by("pk").first()
+roles = {"alice": ("site_clinician", site), "datamanager": ("site_data_manager", site),
+         "auditor": ("national_auditor", None)}
+sessions = {}
+with audit_context(label="system:bench", reason="benchmark: load-test users"):
+    for name, (role, where) in roles.items():
+        user = get_user_model().objects.create_user("bench-" + name)
+        Membership(user=user, role=role, site=where).save()
+        client = Client()
+        client.force_login(user)
+        device = TOTPDevice.objects.create(user=user, name="bench", confirmed=True)
+        session = client.session
+        session["otp_device_id"] = device.persistent_id
+        session.save()
+        sessions[name] = session.session_key
+procedure = Procedure.objects.filter(patient__site=site).order_by("pk").first()
+print("BENCH " + json.dumps({"cookie_name": settings.SESSION_COOKIE_NAME, "sessions": sessions,
+      "site_id": site.pk, "patient": str(procedure.patient.uuid), "case": str(procedure.uuid)}))
+"""
+
+
+@dataclass(frozen=True)
+class Scale:
+    sites: int
+    patients: int
+    years: int
+
+    @classmethod
+    def chosen(cls, quick: bool) -> Scale:
+        default = cls(3, 300, 8) if quick else cls(30, 50_000, 8)
+        return cls(
+            int(os.environ.get("BENCH_LOAD_SITES", default.sites)),
+            int(os.environ.get("BENCH_LOAD_PATIENTS", default.patients)),
+            int(os.environ.get("BENCH_LOAD_YEARS", default.years)),
+        )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(base: str, server: subprocess.Popen[bytes], limit_s: float = 120.0) -> None:
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"pdva serve exited with {server.returncode} before it was ready")
+        try:
+            with urllib.request.urlopen(base + "/health/ready", timeout=5) as resp:
+                if resp.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(1)
+    raise RuntimeError(f"/health/ready not 200 within {limit_s:.0f} s")
+
+
+def stop(server: subprocess.Popen[bytes]) -> None:
+    if server.poll() is not None:
+        return
+    try:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(20)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait(10)
+    except ProcessLookupError:
+        pass
+
+
+def run_locust(
+    ws: Workspace, base: str, config: Path, tag: str, users: int, seconds: int, think: tuple[float, float]
+) -> list[dict[str, str]]:
+    prefix = ws.path(f"locust_{tag}")
+    env = dict(os.environ, BENCH_LOAD_CONFIG=str(config))
+    env.update(BENCH_LOAD_THINK_MIN=str(think[0]), BENCH_LOAD_THINK_MAX=str(think[1]))
+    argv = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        LOCUSTFILE,
+        "--headless",
+        "-u",
+        users,
+        "-r",
+        max(1, users // 10),
+    ]
+    argv += ["-t", f"{seconds}s", "--host", base, "--csv", prefix, "--only-summary", "--stop-timeout", "10"]
+    run = run_command(argv, env=env, cwd=ROOT, timeout=seconds + 120)
+    stats = Path(f"{prefix}_stats.csv")
+    if not stats.exists():
+        raise RuntimeError(f"locust wrote no statistics ({run.why()})\n{run.stderr[-2000:]}")
+    with stats.open(encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def record_phase(
+    report: Report, phase: str, rows: list[dict[str, str]], p95_limit: float, errors: bool
+) -> None:
+    report.info(f"\n{phase}: page, requests, failures, p50/p95/p99 ms, req/s")
+    for row in rows:
+        report.info(
+            f"  {row['Name']:<26} {row['Request Count']:>6} {row['Failure Count']:>5} "
+            f"{row['50%']:>6}/{row['95%']:>6}/{row['99%']:>6} {float(row['Requests/s']):7.2f}"
+        )
+    for row in rows:
+        if row["Name"] == "Aggregated":
+            if errors:
+                report.target(f"{phase}: errors (all pages)", float(row["Failure Count"]), 0, "", "<=")
+            continue
+        p95 = float(row["95%"]) if int(row["Request Count"]) else None
+        report.target(f"{phase}: {row['Name']} p95", p95, p95_limit, "ms", "<")
+        if errors and int(row["Failure Count"]):
+            report.info(f"  {row['Name']}: {row['Failure Count']} failures")
+
+
+def time_pdf_request(base: str, config: dict, repeats: int = 5) -> float:
+    """Slowest of ``repeats`` requests for the site's governance PDF (each should only enqueue a job)."""
+    cookie = f"{config['cookie_name']}={config['sessions']['alice']}"
+    url = f"{base}/reports/site/{config['site_id']}/governance.pdf"
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            return None
+
+    opener = urllib.request.build_opener(NoRedirect)
+    worst = 0.0
+    for _ in range(repeats):
+        started = time.perf_counter()
+        try:
+            with opener.open(urllib.request.Request(url, headers={"Cookie": cookie}), timeout=60) as resp:
+                status = resp.status
+        except urllib.error.HTTPError as exc:
+            status = exc.code
+        elapsed = (time.perf_counter() - started) * 1000
+        if status not in (200, 302, 303):
+            raise RuntimeError(f"PDF request answered HTTP {status}")
+        worst = max(worst, elapsed)
+    return worst
+
+
+def main(quick: bool, report: Report) -> None:
+    scale = Scale.chosen(quick)
+    users = int(os.environ.get("BENCH_LOAD_USERS", 50))
+    seconds = int(os.environ.get("BENCH_LOAD_SECONDS", 60 if quick else 180))
+    report.info(f"load: {scale.sites} sites, {scale.patients} patients, {scale.years} years; {users} users")
+    with Workspace("load") as ws:
+        db: Database = ws.pg()
+        ws.pdva(["migrate", "--noinput"], db, timeout=900).check()
+        seeded = ws.pdva(
+            ["seed", "--sites", scale.sites, "--patients", scale.patients, "--years", scale.years],
+            db,
+            timeout=3600,
+        ).check()
+        report.info(f"seeded in {seeded.wall_s:.1f} s")
+        made = ws.pdva(["shell", "-c", MAKE_USERS], db, timeout=300).check()
+        line = next(x for x in made.stdout.splitlines() if x.startswith("BENCH "))
+        config = json.loads(line[len("BENCH ") :])
+        config_path = ws.path("load.json")
+        config_path.write_text(json.dumps(config), encoding="utf-8")
+
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        log = ws.path("serve.log").open("wb")
+        server = subprocess.Popen(
+            [pdva_command(), "serve", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
+            env=ws.env(db),
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            wait_ready(base, server)
+            rows = run_locust(ws, base, config_path, "single", 1, max(20, seconds // 3), (0.0, 0.0))
+            record_phase(report, "1 user", rows, SINGLE_P95_MS, errors=False)
+            rows = run_locust(ws, base, config_path, "concurrent", users, seconds, (1.0, 3.0))
+            record_phase(report, f"{users} users", rows, CONCURRENT_P95_MS, errors=True)
+            report.target("PDF request (slowest of 5)", time_pdf_request(base, config), PDF_MS, "ms", "<")
+        finally:
+            stop(server)
+            log.close()
+            tail = ws.path("serve.log").read_text(encoding="utf-8", errors="replace")[-1500:]
+            if server.returncode not in (0, -signal.SIGTERM):
+                report.info(f"pdva serve exit {server.returncode}; log tail:\n{tail}")
+
+
+if __name__ == "__main__":
+    cli(main, "load", __doc__)
