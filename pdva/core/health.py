@@ -173,7 +173,9 @@ class HealthProbeMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        probe = PROBES.get(request.path_info.rstrip("/") or "/")
+        path = request.path_info.rstrip("/") or "/"
+        probe = PROBES.get(path)
         if probe is not None and request.method in ("GET", "HEAD"):
+            request.health_probe = path  # type: ignore[attr-defined]  # for the request log
             return probe(request)
         return self.get_response(request)

@@ -59,13 +59,18 @@ class RequestLogMiddleware:
 
     def _log(self, request: HttpRequest, status: int, duration_ms: float) -> None:
         match = getattr(request, "resolver_match", None)
+        probe = getattr(request, "health_probe", None)  # answered before URL resolution
+        if probe:
+            path, route = probe, probe.lstrip("/")
+        else:
+            static_prefix = settings.STATIC_URL or "/static/"
+            path = loggable_path(request.path, match.kwargs if match else None, static_prefix=static_prefix)
+            route = match.route if match else None
         fields = {
             "event": "request",
             "method": request.method,
-            "path": loggable_path(
-                request.path, match.kwargs if match else None, static_prefix=settings.STATIC_URL or "/static/"
-            ),
-            "route": match.route if match else None,
+            "path": path,
+            "route": route,
             "query_keys": query_keys(request.GET.keys()),
             "status": status,
             "duration_ms": round(duration_ms, 1),

@@ -133,6 +133,7 @@ def test_request_log_keeps_successful_probes_out_of_the_info_log(caplog):
     Client().get("/health/live")
     probe = [r for r in caplog.records if r.name == "pdva.request"]
     assert probe and probe[-1].levelname == "DEBUG"
+    assert probe[-1].fields["path"] == "/health/live" and probe[-1].fields["route"] == "health/live"
 
 
 # --- the error page ---------------------------------------------------------------------------------------
