@@ -25,10 +25,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import connection, models, transaction
+from django.db import models, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models.options import Options
 
-from pdva.audit.bulk import BulkWriter
-from pdva.audit.models import ReasonRequired, append_entries
+from pdva.audit.bulk import BulkWriter, insert_entries
+from pdva.audit.models import ReasonRequired, chain_entries
 from pdva.proms.models import PromScore
 from pdva.proms.services.scoring import apply_primary, compute_for, plan_scores
 from pdva.registry.models import Patient, PatientIdentity, Procedure, PromAdministration
@@ -173,21 +175,53 @@ def _write_edits(
     by_attname = {f.attname: f for f in meta.concrete_fields}
     fields = [by_attname[k] for k in sorted({k for _, before, _ in edits for k in before})]
     fields += [meta.get_field("version"), meta.get_field("updated_at")]
-    quote = connection.ops.quote_name
-    # One statement run for every row (psycopg pipelines it): Django's bulk_update spends seconds a batch
-    # building CASE expressions. AuditedQuerySet refuses both (they bypass save()): the entries follow here.
-    statement = (
-        f"UPDATE {quote(meta.db_table)} SET {', '.join(f'{quote(f.column)} = %s' for f in fields)} "
-        f"WHERE {quote(meta.pk.column)} = %s"
-    )
+    connection = transaction.get_connection()  # the wrapper itself: the proxy costs a lookup per use
     rows = []
     for adm, _, _ in edits:
         adm.version += 1
         values = [f.get_db_prep_save(getattr(adm, f.attname), connection) for f in fields]
-        rows.append([*values, adm.pk])
+        rows.append([adm.pk, *values])
+    # AuditedQuerySet refuses bulk updates (they bypass save()): the audit entries follow right below.
+    # Django's bulk_update spends seconds a batch building CASE expressions; this is plain SQL.
+    _update_rows(connection, meta, fields, rows)
+    # Chained by the code save() uses, inserted as the bulk path inserts (COPY on PostgreSQL).
+    entries = chain_entries(
+        [adm.audit_row("updated", before, after, reason) for adm, before, after in edits],
+        json_texts=connection.vendor == "postgresql",
+    )
+    insert_entries(entries)
+
+
+def _update_rows(
+    connection: BaseDatabaseWrapper, meta: Options, fields: list[models.Field], rows: list[list[Any]]
+) -> None:
+    """UPDATE ``fields`` of each row ([pk, *values]). On PostgreSQL one statement joins a VALUES list per
+    1,000 rows (each statement is parsed and planned, since Django binds parameters client-side); on
+    SQLite one statement run per row."""
+    quote = connection.ops.quote_name
+    table, pk = quote(meta.db_table), quote(meta.pk.column)
+    if connection.vendor != "postgresql":
+        sets = ", ".join(f"{quote(f.column)} = %s" for f in fields)
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"UPDATE {table} SET {sets} WHERE {pk} = %s", [[*row[1:], row[0]] for row in rows]
+            )
+        return
+    names = [f"v{i}" for i in range(len(fields))]
+    sets = ", ".join(
+        f"{quote(f.column)} = CAST(v.{n} AS {f.db_type(connection)})"
+        for f, n in zip(fields, names, strict=True)
+    )
+    pk_type = meta.pk.rel_db_type(connection)
+    placeholder = "(" + ", ".join(["%s"] * (len(fields) + 1)) + ")"
     with connection.cursor() as cursor:
-        cursor.executemany(statement, rows)
-    append_entries([adm.audit_row("updated", before, after, reason) for adm, before, after in edits])
+        for start in range(0, len(rows), 1000):
+            chunk = rows[start : start + 1000]
+            cursor.execute(
+                f"UPDATE {table} AS t SET {sets} FROM (VALUES {', '.join([placeholder] * len(chunk))}) "
+                f"AS v(pk, {', '.join(names)}) WHERE t.{pk} = CAST(v.pk AS {pk_type})",
+                [value for row in chunk for value in row],
+            )
 
 
 def _birth_dates(patient_ids: Iterable[int]) -> dict[int, dt.date | None]:
