@@ -149,10 +149,10 @@ def test_new_case_end_to_end(new_page, people, alice, bob, dave, gina):
     # --- baseline: live WIfI/GLASS stage; a network failure keeps what was typed ---------------
     scope = "#section-baseline-new"
     fill(page, scope, "baseline", {"assessment_date": d(-3), "wifi_w": "0", "wifi_i": "2", "wifi_fi": "3"})
-    page.wait_for_function("document.querySelector('#stage-output').textContent.includes('disputed')")
+    page.wait_for_function("() => document.querySelector('#stage-output').textContent.includes('disputed')")
     assert "stage 4" in page.inner_text("#stage-output")
     fill(page, scope, "baseline", {"glass_fp_grade": "2", "glass_ip_grade": "4"})
-    page.wait_for_function("document.querySelector('#stage-output').textContent.includes('stage III')")
+    page.wait_for_function("() => document.querySelector('#stage-output').textContent.includes('stage III')")
     assert not page.locator("#wrap-baseline-dialysis_modality").is_visible()
     fill(page, scope, "baseline", {"dialysis_dependent": "yes"})
     assert page.locator("#wrap-baseline-dialysis_modality").is_visible()
@@ -186,8 +186,9 @@ def test_new_case_end_to_end(new_page, people, alice, bob, dave, gina):
     shot(page, "02-baseline-live-stage")
     page.route("**/cases/baseline/new/**", lambda route: route.abort())
     page.locator(f"{scope} button[type=submit]").click()
+    # Predicates are functions, not strings: a string is eval()ed in the page, which the CSP refuses.
     page.wait_for_function(
-        "document.querySelector('#section-baseline-new .save-status').textContent.includes('Not saved')"
+        "() => document.querySelector('#section-baseline-new .save-status').textContent.includes('Not saved')"
     )
     assert page.input_value(f"{scope} [name='baseline-rest_pain_nrs']") == "6"
     assert not m.Baseline.objects.exists()

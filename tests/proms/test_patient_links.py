@@ -109,3 +109,27 @@ def test_completion_races_are_refused(patient) -> None:
     with pytest.raises(links.LinkNotOpen):
         links.complete(stale, {"pain_nrs": {"NRS": 5}})
     assert PromAdministration.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_one_invitation_gives_one_link_whenever_it_is_made(patient, monkeypatch) -> None:
+    import time
+
+    invitation = issue_link(patient)
+    first = links.link_for(invitation)
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() + 3600)  # an hour later: a reminder, the staff page
+    assert links.link_for(invitation) == first
+    assert links.resolve(links.token_for(invitation)).state == "open"
+
+
+@pytest.mark.django_db
+def test_links_issued_with_a_timestamped_token_still_open(patient) -> None:
+    from django.core import signing
+
+    invitation = issue_link(patient)
+    old_style = signing.dumps({"i": invitation.pk, "n": invitation.nonce}, salt=links.SALT, compress=True)
+    assert old_style.count(":") == 2
+    assert links.resolve(old_style).invitation == invitation
+    assert links.resolve(old_style).state == "open"
+    assert links.resolve(old_style[:-2] + "xx").state == "invalid"

@@ -47,8 +47,20 @@ def email_template_dir() -> str:
     return str(getattr(settings, "PDVA_PROM_EMAIL_TEMPLATES", "proms/email"))
 
 
+def _signer() -> signing.Signer:
+    # No timestamp in the token: expiry is the invitation's own expires_at, and one invitation must always
+    # give one link (the email, the reminders and the staff page agree, whenever each is made).
+    return signing.Signer(salt=SALT)
+
+
 def token_for(invitation: PromInvitation) -> str:
-    return signing.dumps({"i": invitation.pk, "n": invitation.nonce}, salt=SALT, compress=True)
+    return _signer().sign_object({"i": invitation.pk, "n": invitation.nonce}, compress=True)
+
+
+def _token_data(token: str) -> Any:
+    if token.count(":") == 2:  # value:timestamp:signature, as links issued before December 2026 were
+        return signing.loads(token, salt=SALT)
+    return _signer().unsign_object(token)
 
 
 def link_for(invitation: PromInvitation) -> str:
@@ -64,7 +76,7 @@ class Resolved:
 
 def resolve(token: str) -> Resolved:
     try:
-        data = signing.loads(token, salt=SALT)
+        data = _token_data(token)
         pk, nonce = int(data["i"]), str(data["n"])
     except (signing.BadSignature, KeyError, TypeError, ValueError):
         return Resolved(None, "invalid")
