@@ -239,3 +239,56 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": "WARNING"},
 }
 # ==== end serving =====================================================================================
+
+# ==== Background jobs (pdva.jobs; procrastinate on PostgreSQL, in-process on SQLite; see docs/jobs.md) ====
+INSTALLED_APPS += ["procrastinate.contrib.django", "pdva.jobs"]
+DATABASE_ROUTERS = ["pdva.jobs.router.QueueSchemaRouter"]  # procrastinate's schema only on PostgreSQL
+PROCRASTINATE_ON_APP_READY = "pdva.jobs.tasks.on_app_ready"  # adds our tasks (pdva:run_job, ...)
+PROCRASTINATE_AUTODISCOVER_MODULE_NAME = ""  # no other tasks modules
+_JOBS_ON_POSTGRESQL = DATABASES["default"]["ENGINE"].endswith("postgresql")
+# queue: procrastinate (PostgreSQL) · thread: this process, after commit · worker: `pdva worker` only ·
+# inline: before enqueue returns (the tests' default, so pages behave as they did synchronously)
+PDVA_JOBS_RUN = os.environ.get("PDVA_JOBS_RUN", "").strip() or (
+    "inline" if ENV.testing else "queue" if _JOBS_ON_POSTGRESQL else "thread"
+)
+if PDVA_JOBS_RUN not in ("queue", "thread", "worker", "inline"):
+    raise ConfigError(f"PDVA_JOBS_RUN must be queue, thread, worker or inline, got {PDVA_JOBS_RUN!r}")
+if PDVA_JOBS_RUN == "queue" and not _JOBS_ON_POSTGRESQL:
+    raise ConfigError("PDVA_JOBS_RUN=queue needs PostgreSQL (procrastinate); on SQLite use thread or worker")
+# Results can hold patient data: owner-only files, removed after PDVA_JOBS_RESULT_HOURS.
+PDVA_JOBS_DIR = Path(
+    os.environ.get("PDVA_JOBS_DIR", "").strip()
+    or (
+        Path(os.environ.get("TMPDIR", "/tmp")) / f"pdva-test-jobs-{os.getpid()}"
+        if ENV.testing
+        else ENV.var_dir / "jobs"
+    )
+)
+PDVA_JOBS_RESULT_HOURS = _positive_int("PDVA_JOBS_RESULT_HOURS", 24)
+PDVA_JOBS_MAX_ATTEMPTS = _positive_int("PDVA_JOBS_MAX_ATTEMPTS", 5)
+PDVA_JOBS_RETRY_SECONDS = _positive_int("PDVA_JOBS_RETRY_SECONDS", 30)  # first backoff; doubles each time
+# A worker without a heartbeat for this long is presumed dead; its jobs go back to the queue.
+PDVA_JOBS_STALLED_SECONDS = _positive_int("PDVA_JOBS_STALLED_SECONDS", 60)
+PDVA_JOBS_SWEEP_CRON = os.environ.get("PDVA_JOBS_SWEEP_CRON", "").strip() or "* * * * *"  # stalled-job check
+
+
+def _cron(name: str, cron: str) -> str:
+    import croniter
+
+    if not croniter.croniter.is_valid(cron):
+        raise ConfigError(f"{name}: {cron!r} is not a cron expression (5 fields, or 6 with seconds)")
+    return cron
+
+
+def _job_crons(raw: str) -> dict[str, str]:
+    """PDVA_JOBS_CRON="followup.daily_run=30 1 * * *;reports.quarterly=0 6 2 1,4,7,10 *" (UTC)."""
+    crons = {}
+    for part in filter(None, (p.strip() for p in raw.split(";"))):
+        kind, _, cron = part.partition("=")
+        crons[kind.strip()] = _cron(f"PDVA_JOBS_CRON ({kind.strip() or '?'})", cron.strip())
+    return crons
+
+
+PDVA_JOBS_CRON = _job_crons(os.environ.get("PDVA_JOBS_CRON", ""))
+_cron("PDVA_JOBS_SWEEP_CRON", PDVA_JOBS_SWEEP_CRON)
+# ==== end background jobs =================================================================================

@@ -1,16 +1,14 @@
-"""The exports page: authorised roles choose an export and download it (every export is audited)."""
+"""The exports page: authorised roles choose an export; it is built by a background job and downloaded from
+the job's page (every export is audited)."""
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
 
 from pdva.accounts.access import can
-from pdva.exports.services import AUDIT_RECORDS_CAP, SUFFIX, ExportRefused, allowed_kinds, run_export
+from pdva.exports.services import AUDIT_RECORDS_CAP, allowed_kinds
 
 LABELS = {
     "research": "De-identified research export (tidy tables, CSV zip or Parquet, data dictionary, manifest)",
@@ -36,19 +34,18 @@ def index(request: HttpRequest) -> HttpResponse:
         elif kind == "research" and fmt not in ("csv", "parquet"):
             error = "Choose CSV or Parquet."
         else:
+            from pdva.jobs.registry import JobError, JobRefused
+            from pdva.jobs.services import enqueue
+
             options: dict[str, object] = {"fmt": fmt} if kind == "research" else {}
             if kind == "odm" and can_audit and request.POST.get("audit") == "on":
                 options["audit"] = True
-            out = Path(tempfile.mkdtemp(prefix="pdva-download-")) / f"pdva-{kind}{SUFFIX[kind]}"
-            try:
-                result = run_export(kind, request.user, out, **options)
-            except ExportRefused as exc:
+            try:  # the job runs run_export as this user, in their scope, and checks their role again
+                job = enqueue("exports.export", user=request.user, kind=kind, **options)
+            except (JobRefused, JobError) as exc:
                 error = str(exc)
             else:
-                # The temporary file is unlinked once opened: the download streams from the open handle.
-                stream = open(result.path, "rb")  # noqa: SIM115 - FileResponse closes it
-                result.path.unlink()
-                return FileResponse(stream, as_attachment=True, filename=result.path.name)
+                return redirect("jobs:detail", pk=job.pk)
     options = [(k, LABELS[k]) for k in kinds]
     return render(
         request,

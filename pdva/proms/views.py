@@ -71,11 +71,14 @@ def index(request: HttpRequest) -> HttpResponse:
                         email=data.get("email") or "",
                         base_url=settings.PDVA_PUBLIC_BASE_URL,  # never the Host header
                         created_by=user,
+                        send_now=False,  # the email goes out from a background job (retried if need be)
                     )
                 except ValidationError as exc:
                     for field, messages in exc.message_dict.items():
                         form.add_error(field if field in form.fields else None, messages)
                 else:
+                    if invitation.channel == PromInvitation.EMAIL:
+                        _queue_email(request, invitation, PromMessage.INVITATION)
                     return redirect("proms:link_detail", pk=invitation.pk)
     invitations = (
         scoped(PromInvitation.objects, user, Cap.VIEW_CLINICAL)
@@ -84,6 +87,20 @@ def index(request: HttpRequest) -> HttpResponse:
         .order_by("-created_at")[:100]
     )
     return render(request, "proms/index.html", {"form": form, "invitations": invitations})
+
+
+def _queue_email(request: HttpRequest, invitation: PromInvitation, message: str) -> None:
+    from django.contrib import messages
+
+    from pdva.jobs.services import enqueue
+
+    job = enqueue("proms.send_link", user=request.user, invitation_id=invitation.pk, message=message)
+    if job.state == job.FAILED:
+        messages.error(request, job.error)
+    elif job.state != job.SUCCEEDED:
+        messages.info(
+            request, "The email is being sent in the background; the list below shows each attempt."
+        )
 
 
 @staff_required(Cap.VIEW_CLINICAL)
@@ -114,7 +131,7 @@ def link_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     if action == "revoke":
         links.revoke(invitation, reason="revoked by staff")
     elif action == "resend" and invitation.channel == PromInvitation.EMAIL:
-        links.send(invitation, PromMessage.INVITATION)
+        _queue_email(request, invitation, PromMessage.INVITATION)
     else:
         raise Http404("unknown action")
     return redirect("proms:link_detail", pk=pk)

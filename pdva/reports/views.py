@@ -9,12 +9,11 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from pdva.accounts.access import can, site_ids_for, sites_for
 from pdva.accounts.roles import Cap
-from pdva.audit.models import record
 from pdva.registry.models import Operator, Site
 from pdva.reports.models import ReportSend
 
@@ -51,10 +50,19 @@ def _site_for(
     return get_object_or_404(Site, pk=site_id)
 
 
-def _pdf(data: bytes, filename: str) -> HttpResponse:
-    response = HttpResponse(data, content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+def _queue(request: HttpRequest, kind: str, **params: Any) -> HttpResponse:
+    """Queue the report as a background job and send the user to its page (the job checks the same
+    permission again when it runs, and records what the page used to record)."""
+    from pdva.jobs.registry import JobError, JobRefused
+    from pdva.jobs.services import enqueue
+
+    try:
+        job = enqueue(kind, user=request.user, **params)
+    except JobRefused:
+        raise Http404("not found") from None
+    except JobError as exc:  # e.g. a period that is not a quarter
+        return HttpResponse(str(exc), status=400, content_type="text/plain")
+    return redirect("jobs:detail", pk=job.pk)
 
 
 @require_cap(Cap.VIEW_SITE_REPORTS)
@@ -127,77 +135,55 @@ def dashboard(request: HttpRequest, site_id: int) -> HttpResponse:
 
 @require_cap(Cap.VIEW_SITE_REPORTS)
 def governance_pdf(request: HttpRequest, site_id: int) -> HttpResponse:
-    from pdva.reports.services import common
-    from pdva.reports.services.pdf import render_pdf
-    from pdva.reports.services.site import site_report
-
     site = _site_for(request, site_id)
-    try:
-        context = site_report(
-            site, period=request.GET.get("period") or None, suppress=_is_national(request.user)
-        )
-    except common.PeriodError as exc:
-        return HttpResponse(str(exc), status=400, content_type="text/plain")
-    pdf = render_pdf("reports/pdf/governance.html", context)
-    record(
-        "reports.governance.downloaded",
-        site,
-        after={"period": context["period"], "cutoff": context["cutoff"].isoformat()},
+    return _queue(
+        request, "reports.governance_pdf", site_id=site.pk, period=request.GET.get("period") or None
     )
-    return _pdf(pdf, f"pdva-governance-{site.ods_code}-{context['period']}.pdf")
 
 
 @require_POST
 @require_cap(Cap.MANAGE_GOVERNANCE)
 def governance_send(request: HttpRequest, site_id: int) -> HttpResponse:
-    from pdva.reports.services.send import send_governance_report
+    from pdva.jobs.registry import JobError, JobRefused
+    from pdva.jobs.services import enqueue
 
     site = _site_for(request, site_id, Cap.MANAGE_GOVERNANCE, site_member=True)
-    send_governance_report(site, request.POST.get("period") or None)
+    try:  # rendering and sending happen in a background job; every attempt is listed with the sends
+        job = enqueue(
+            "reports.governance_send",
+            user=request.user,
+            site_id=site.pk,
+            period=request.POST.get("period") or None,
+        )
+    except JobRefused:
+        raise Http404("not found") from None
+    except JobError as exc:
+        return HttpResponse(str(exc), status=400, content_type="text/plain")
+    if not request.htmx:
+        return redirect("jobs:detail", pk=job.pk)
     sends = ReportSend.objects.alive().filter(site=site)[:10]
-    return render(
-        request,
-        "reports/_sends.html" if request.htmx else "reports/sends_page.html",
-        {"sends": sends, "site": site},
-    )
+    return render(request, "reports/_sends.html", {"sends": sends, "site": site, "job": job})
 
 
 @require_cap(Cap.VIEW_CLINICAL)
 def workbook(request: HttpRequest, site_id: int) -> HttpResponse:
-    from pdva.reports.services.workbook import build_workbook
-
     site = _site_for(request, site_id, Cap.VIEW_CLINICAL, site_member=True)
-    data = build_workbook(site)
-    record("reports.workbook.exported", site, after={"site": site.ods_code})
-    response = HttpResponse(
-        data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    )
-    response["Content-Disposition"] = f'attachment; filename="pdva-nice-audit-{site.ods_code}.xlsx"'
-    return response
+    return _queue(request, "reports.workbook", site_id=site.pk)
 
 
 @require_cap(Cap.VIEW_SITE_REPORTS)
 def decision_aid_pdf(request: HttpRequest, site_id: int) -> HttpResponse:
-    from pdva.reports.services.decision_aid import decision_aid
-    from pdva.reports.services.pdf import render_pdf
-
     site = _site_for(request, site_id)
-    context = decision_aid(site, by_dialysis=request.GET.get("dialysis") == "1")
-    return _pdf(
-        render_pdf("reports/pdf/decision_aid.html", context), f"pdva-decision-aid-{site.ods_code}.pdf"
+    return _queue(
+        request, "reports.decision_aid_pdf", site_id=site.pk, dialysis=request.GET.get("dialysis") == "1"
     )
 
 
 @require_cap(Cap.VIEW_SITE_REPORTS)
 def appraisal_pdf(request: HttpRequest, operator_id: int) -> HttpResponse:
-    from pdva.reports.services.appraisal import appraisal_report
-    from pdva.reports.services.pdf import render_pdf
-
     operator = get_object_or_404(Operator.objects.alive(), pk=operator_id)
     _site_for(request, operator.site_id, site_member=True)
-    context = appraisal_report(operator)
-    record("reports.appraisal.downloaded", operator, after={"operator": operator.code})
-    return _pdf(render_pdf("reports/pdf/appraisal.html", context), f"pdva-appraisal-{operator.code}.pdf")
+    return _queue(request, "reports.appraisal_pdf", operator_id=operator.pk)
 
 
 @require_cap(Cap.VIEW_NATIONAL)
@@ -210,15 +196,4 @@ def national(request: HttpRequest) -> HttpResponse:
 
 @require_cap(Cap.VIEW_NATIONAL)
 def national_pdf(request: HttpRequest) -> HttpResponse:
-    from pdva.reports.services.national import national_report
-    from pdva.reports.services.pdf import render_pdf
-
-    context = national_report()
-    record(
-        "reports.national.downloaded",
-        None,
-        object_type="reports.national",
-        object_id="national",
-        after={"cutoff": context["cutoff"].isoformat()},
-    )
-    return _pdf(render_pdf("reports/pdf/national.html", context), "pdva-national-benchmarking.pdf")
+    return _queue(request, "reports.national_pdf")

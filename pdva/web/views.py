@@ -7,9 +7,10 @@ from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from pdva.accounts.access import primary_role, scoped, sites_for
+from pdva.accounts.access import primary_role, scoped, site_ids_for, sites_for
 from pdva.accounts.roles import Cap, Role
-from pdva.registry.models import AdverseEvent, Procedure, Site
+from pdva.capture.services.worklists import mhra_unreported
+from pdva.registry.models import Procedure, Site
 
 
 @login_required
@@ -31,14 +32,10 @@ def home(request: HttpRequest) -> HttpResponse:
         context["recent_procedures"] = procedures.select_related("patient", "operator").order_by(
             "-procedure_date"
         )[:10]
-        context["events_to_report"] = [
-            ae
-            for ae in scoped(AdverseEvent.objects, user)
-            .filter(mhra_reported__in=["no", "not_known"])
-            .select_related("procedure__patient")
-            .order_by("-onset_date")[:200]
-            if ae.needs_mhra_report
-        ][:10]
+        # The ten newest events still to report, straight from the partial index the worklist uses.
+        context["events_to_report"] = list(
+            mhra_unreported(site_ids_for(user, Cap.VIEW_CLINICAL), newest_first=True)[:10]
+        )
     elif role == Role.NATIONAL_AUDITOR:
         context["site_summary"] = Site.objects.annotate(
             n_procedures=Count(

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from pdva.audit.context import audit_context
 from pdva.audit.models import record
-from pdva.core.mail import EmailNotConfigured, email_configured
+from pdva.core.mail import EmailNotConfigured, TransientMailError, email_configured, is_transient
 from pdva.proms.models import PromInvitation, PromMessage
 from pdva.proms.services.scoring import record_administration
 from pdva.registry.instruments import validate_responses
@@ -100,8 +100,10 @@ def issue(
     email: str = "",
     timepoint_year: int | None = None,
     now: dt.datetime | None = None,
+    send_now: bool = True,
 ) -> PromInvitation:
-    """Create a link (inside the caller's audit context); email it now if the channel is email."""
+    """Create a link (inside the caller's audit context); email it now if the channel is email, unless
+    ``send_now`` is False (the web page queues the email as a background job)."""
     now = now or timezone.now()
     invitation = PromInvitation(
         patient=patient,
@@ -116,7 +118,7 @@ def issue(
     )
     invitation.email = email
     invitation.save(reason="PROM link issued")
-    if channel == PromInvitation.EMAIL:
+    if channel == PromInvitation.EMAIL and send_now:
         send(invitation, PromMessage.INVITATION, now=now)
     return invitation
 
@@ -129,10 +131,17 @@ def revoke(invitation: PromInvitation, *, reason: str) -> None:
     invitation.save(reason=reason)
 
 
-def send(invitation: PromInvitation, kind: str, *, now: dt.datetime | None = None) -> PromMessage:
-    """Email the link. A missing mail configuration or template is a recorded failure, never silence."""
+def send(
+    invitation: PromInvitation, kind: str, *, now: dt.datetime | None = None, raise_transient: bool = False
+) -> PromMessage:
+    """Email the link. A missing mail configuration or template is a recorded failure, never silence.
+
+    ``raise_transient``: after recording a failure that may pass (server unreachable, 4xx), raise
+    TransientMailError so a background job can try again later.
+    """
     now = now or timezone.now()
     error = ""
+    transient: Exception | None = None
     try:
         if not email_configured():
             raise EmailNotConfigured("No mail server configured: set PDVA_EMAIL_HOST (or PDVA_EMAIL_BACKEND)")
@@ -147,6 +156,7 @@ def send(invitation: PromInvitation, kind: str, *, now: dt.datetime | None = Non
         ).send(fail_silently=False)
     except Exception as exc:  # recorded and shown: every failure, whatever its cause
         error = f"{type(exc).__name__}: {exc}"
+        transient = exc if is_transient(exc) else None
     status = PromMessage.FAILED if error else PromMessage.SENT
     message = PromMessage.objects.create(invitation=invitation, kind=kind, status=status, at=now, error=error)
     if status == PromMessage.SENT:
@@ -160,6 +170,8 @@ def send(invitation: PromInvitation, kind: str, *, now: dt.datetime | None = Non
         after={"kind": kind, "status": status, "error": error},
         reason=f"PROM {kind}",
     )
+    if raise_transient and transient is not None:
+        raise TransientMailError(error) from transient
     return message
 
 

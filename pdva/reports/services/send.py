@@ -11,7 +11,7 @@ from django.utils import timezone
 import pdva
 from pdva.audit.context import audit_context, peek_actor
 from pdva.audit.models import record
-from pdva.core.mail import EmailNotConfigured, email_configured
+from pdva.core.mail import EmailNotConfigured, TransientMailError, email_configured, is_transient
 from pdva.registry.models import Site
 from pdva.reports.models import ReportSend
 from pdva.reports.services.pdf import render_pdf
@@ -24,13 +24,18 @@ def governance_pdf(site: Site, period: str | None, cutoff: dt.date | None = None
 
 
 def send_governance_report(
-    site: Site, period: str | None = None, *, cutoff: dt.date | None = None
+    site: Site, period: str | None = None, *, cutoff: dt.date | None = None, raise_transient: bool = False
 ) -> ReportSend:
-    """Render and send; on any failure (no recipient, no mail server, SMTP error) record it and return."""
+    """Render and send; on any failure (no recipient, no mail server, SMTP error) record it and return.
+
+    ``raise_transient``: after recording a failure that may pass (server unreachable, 4xx), raise
+    TransientMailError so a background job can try again later.
+    """
     gov = getattr(site, "governance", None)
     recipient = (gov.governance_lead_email if gov else "") or ""
     pdf, context = governance_pdf(site, period, cutoff)
     error = ""
+    transient: Exception | None = None
     if not recipient:
         error = "The site has no governance lead email address (SiteGovernance.governance_lead_email)."
     elif not email_configured():
@@ -52,6 +57,7 @@ def send_governance_report(
             error = str(exc)
         except Exception as exc:  # SMTP and network errors: recorded and shown, never lost
             error = f"{type(exc).__name__}: {exc}"
+            transient = exc if is_transient(exc) else None
     send = ReportSend(
         site=site,
         report="governance",
@@ -71,6 +77,8 @@ def send_governance_report(
     else:
         send.save()
         _record(send)
+    if raise_transient and transient is not None:
+        raise TransientMailError(error) from transient
     return send
 
 
