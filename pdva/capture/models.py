@@ -79,3 +79,31 @@ class CaseSignOff(AuditedModel):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} {self.procedure_id} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class CaseCompleteness(models.Model):
+    """Which mandatory items of a case are missing: derived from the case's records whenever one is saved
+    (pdva.capture.signals), so the worklist filters, counts and pages cases in SQL instead of checking
+    every case in Python per request. Not clinical data: re-computable at any time
+    (pdva.capture.services.worklists.refresh_completeness, ``pdva completeness``)."""
+
+    procedure = models.OneToOneField(Procedure, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    site = models.ForeignKey("registry.Site", on_delete=models.CASCADE, related_name="+")
+    procedure_date = models.DateField(help_text="The case's date, copied so the list sorts on this table")
+    n_missing = models.PositiveIntegerField(help_text="Missing items, counting an absent record as one")
+    missing = models.JSONField(default=list, help_text="[[record title, [[field, label], ...]], ...]")
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            # The worklist: a site's incomplete cases, oldest first (rows exist only for live cases).
+            models.Index(
+                fields=["site", "procedure_date", "procedure"],
+                condition=models.Q(n_missing__gt=0),
+                name="capture_completeness_open",
+            ),
+            models.Index(fields=["site"], name="capture_completeness_site"),
+        ]
+
+    def __str__(self) -> str:
+        return f"case {self.procedure_id}: {self.n_missing} missing"

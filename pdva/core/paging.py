@@ -39,6 +39,25 @@ class Paged:
         return self.page.paginator.count
 
 
+class CountedRows:
+    """Rows to page with their own count: a COUNT without the joins the rows need only for display."""
+
+    def __init__(self, rows: Any, count: Any) -> None:
+        self.rows, self._count = rows, count
+
+    def count(self) -> int:
+        return self._count()
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, index: Any) -> Any:
+        return self.rows[index]
+
+    def __iter__(self) -> Any:
+        return iter(self.rows)
+
+
 def page_numbers(current: int, last: int, around: int = 2) -> list[int | None]:
     """1 … current-2 .. current+2 … last; None marks a gap."""
     wanted = {1, last, *range(current - around, current + around + 1)}

@@ -14,6 +14,7 @@ from pdva.audit.models import AuditEntry
 from pdva.capture.kinds import KINDS
 from pdva.capture.models import DataQuery
 from pdva.capture.services.queries import close_query, open_query
+from pdva.followup.services.run import refresh_statuses
 from pdva.registry import models as m
 from tests.factories import (
     AdverseEventFactory,
@@ -221,6 +222,7 @@ def test_worklists_and_counts_drop_removed_records(alice, dave, login, case_a):
         query = open_query(dave, KINDS["visit"], visit, field_name="", question="Which clinic?")
         closed = open_query(dave, KINDS["visit"], visit, field_name="", question="Seen by?")
         close_query(dave, closed, "fine")
+    refresh_statuses(today)  # the daily run stores the follow-up statuses the worklist reads
     client = login(alice)
 
     def worklist():  # type: ignore[no-untyped-def]

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 from django import forms
 from django.db import models
 
+from pdva.capture.forms.renderer import FAST_RENDERER
 from pdva.registry.choices import NOT_KNOWN
 
 EMPTY_VALUES = (None, "", [], {}, NOT_KNOWN)
@@ -43,6 +44,9 @@ def display_value(model_field: models.Field | None, value: Any) -> str:
 
 class CaptureForm(forms.ModelForm):
     """Subclasses set Meta.model/fields and the class-level rules below."""
+
+    # Widgets written in Python, the same HTML as Django's templates: the case page renders ~100 of them.
+    default_renderer = FAST_RENDERER
 
     fieldsets: ClassVar[list[tuple[str, list[str]]]] = []
     # field -> (controlling field, values for which it is shown and kept)

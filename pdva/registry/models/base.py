@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Any, ClassVar
 
@@ -30,6 +31,11 @@ def multi_choice(verbose_name: str) -> models.JSONField:
     return models.JSONField(verbose_name, default=list, blank=True)
 
 
+@functools.cache
+def _codes(choices: type[models.TextChoices]) -> tuple[str, ...]:
+    return tuple(choices.values)
+
+
 class ClinicalRecord(AuditedModel):
     """An audited clinical record with a stable public UUID (used in URLs, exports and the API)."""
 
@@ -46,7 +52,8 @@ class ClinicalRecord(AuditedModel):
             if not isinstance(values, list):
                 errors[name] = "must be a list of codes"
                 continue
-            bad = [v for v in values if v not in choices.values]
+            allowed = _codes(choices)  # not choices.values per item: the enum builds a new list each time
+            bad = [v for v in values if v not in allowed]
             if bad:
                 errors[name] = f"unknown code(s) {bad}; allowed: {list(choices.values)}"
             if len(set(values)) != len(values):
