@@ -69,7 +69,11 @@ class FollowUpStatus(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["procedure", "timepoint", "year"], name="followup_status_unique")
         ]
-        indexes = [models.Index(fields=["site", "status"])]
+        indexes = [
+            models.Index(fields=["site", "status"]),
+            # The worklists: a site's time points in due-date order, a page at a time.
+            models.Index(fields=["site", "due_date", "id"], name="followup_status_site_due"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.procedure_id} {self.timepoint} {self.year or ''}: {self.status}"

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from pdva.accounts.access import can, site_ids_for
 from pdva.accounts.roles import Cap
-from pdva.core.paging import paged
+from pdva.core.paging import CountedRows, paged
 from pdva.followup.access import data_manager_site_ids, require
 from pdva.followup.forms import AscertainmentUploadForm, LinkageUploadForm, RejectForm
 from pdva.followup.models import AscertainmentUpload, DigestSend, FollowUpRun, LinkageBatch, LinkageProposal
@@ -39,7 +39,8 @@ def worklist(request: HttpRequest) -> HttpResponse:
         show = "open"
     today = timezone.localdate()
     site_ids = site_ids_for(request.user, Cap.VIEW_CLINICAL)
-    rows = wl.worklist(site_ids, today, WORKLIST_STATUSES[show])
+    wanted = WORKLIST_STATUSES[show]
+    rows = CountedRows(wl.worklist(site_ids, today, wanted), wl.count(site_ids, today, wanted))
     listed = paged(request, rows, per_page=wl.PAGE_SIZE)
     schedule = current_schedule()
     context = {
@@ -50,7 +51,7 @@ def worklist(request: HttpRequest) -> HttpResponse:
         "choices": list(WORKLIST_STATUSES),
         "today": today,
         "schedule": schedule,
-        "not_computed": wl.missing_statuses(site_ids),
+        "last_run": wl.last_run(),
         "data_manager": bool(data_manager_site_ids(request.user)),
     }
     template = "followup/_worklist_table.html" if request.htmx else "followup/worklist.html"
@@ -105,18 +106,18 @@ def linkage_index(request: HttpRequest) -> HttpResponse:
     form = LinkageUploadForm(request.POST or None, request.FILES or None)
     errors: list = []
     if request.method == "POST" and form.is_valid():
-        try:
-            batch = linkage.import_linkage(
-                form.cleaned_data["kind"],
-                form.cleaned_data["file"],
-                filename=request.FILES["file"].name,
-                site_ids=site_ids,
-                user=user,
-            )
-        except linkage.LinkageInvalid as exc:
-            errors = exc.errors
-        else:
-            return redirect("followup:linkage_batch", pk=batch.pk)
+        from pdva.jobs.services import enqueue
+
+        # Checked and imported by a background job (all-or-nothing); its page shows the batch or the
+        # problems with their line numbers. The file is kept beside the job, not in its parameters.
+        job = enqueue(
+            "followup.import_linkage",
+            user=user,
+            inputs={"upload.csv": form.cleaned_data["file"].encode("utf-8")},
+            kind=form.cleaned_data["kind"],
+            filename=request.FILES["file"].name[:200],
+        )
+        return redirect("jobs:detail", pk=job.pk)
     batches = (
         LinkageBatch.objects.alive()
         .filter(Q(uploaded_by=user) | Q(proposals__patient__site_id__in=site_ids))
@@ -189,20 +190,19 @@ def ascertainment_index(request: HttpRequest) -> HttpResponse:
     form = AscertainmentUploadForm(request.POST or None, request.FILES or None, sites=sites)
     errors: list = []
     if request.method == "POST" and form.is_valid():
+        from pdva.jobs.services import enqueue
+
         d = form.cleaned_data
-        try:
-            upload = asc.import_ascertainment(
-                d["site"],
-                d["file"],
-                filename=request.FILES["file"].name,
-                start=d["period_start"],
-                end=d["period_end"],
-                user=user,
-            )
-        except asc.AscertainmentInvalid as exc:
-            errors = exc.errors
-        else:
-            return redirect("followup:ascertainment_upload", pk=upload.pk)
+        job = enqueue(  # compared by a background job, as the linkage import
+            "followup.import_ascertainment",
+            user=user,
+            inputs={"upload.csv": d["file"].encode("utf-8")},
+            site_id=d["site"].pk,
+            start=d["period_start"].isoformat(),
+            end=d["period_end"].isoformat(),
+            filename=request.FILES["file"].name[:200],
+        )
+        return redirect("jobs:detail", pk=job.pk)
     rates, overall = asc.rates(site_ids)
     uploads = AscertainmentUpload.objects.alive().filter(site_id__in=site_ids).select_related("site")[:50]
     return render(

@@ -14,6 +14,7 @@ from pdva.registry.models import Death
 from tests.factories import PatientFactory, make_identity
 from tests.followup.conftest import make_procedure
 from tests.followup.test_linkage_import import nhs
+from tests.jobs._client import result_link
 
 PROC = dt.date(2024, 6, 3)
 
@@ -68,13 +69,15 @@ def test_data_manager_uploads_linkage_and_accepts_with_htmx(dave, bob, login, si
     bad = client.post(
         "/followup/linkage/", {"kind": "deaths", "file": upload("d.csv", "nhs_number,date_of_death\n123,x\n")}
     )
-    assert "Nothing was imported" in bad.content.decode() and not LinkageProposal.objects.exists()
+    assert bad.status_code == 302  # to the import job's page, which lists the problems
+    assert "Nothing was imported" in client.get(bad["Location"]).content.decode()
+    assert not LinkageProposal.objects.exists()
     ok = client.post(
         "/followup/linkage/",
         {"kind": "deaths", "file": upload("d.csv", f"nhs_number,date_of_death\n{number},2025-02-01\n")},
     )
     assert ok.status_code == 302
-    batch_page = client.get(ok["Location"]).content.decode()
+    batch_page = client.get(result_link(client, ok)).content.decode()
     assert patient.registry_id in batch_page and "Proposed: 1" in batch_page
     proposal = LinkageProposal.objects.get()
     url = f"/followup/linkage/proposals/{proposal.pk}/accept/"
@@ -101,6 +104,5 @@ def test_data_manager_uploads_ascertainment_list(dave, login, site_a) -> None:
             "file": upload("t.csv", text),
         },
     )
-    assert response.status_code == 302
-    page = client.get(response["Location"]).content.decode()
+    page = client.get(result_link(client, response)).content.decode()
     assert "1 of 2 procedures" in page and absent in page  # data managers may see identifiers

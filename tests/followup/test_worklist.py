@@ -16,7 +16,7 @@ from pdva.followup.models import FollowUpStatus
 from pdva.followup.services import compliance_12m as live_compliance
 from pdva.followup.services import followup_items
 from pdva.followup.services import worklist as wl
-from pdva.followup.services.run import refresh_statuses
+from pdva.followup.services.run import refresh_statuses, run
 from tests.factories import AmputationFactory, VisitFactory
 from tests.followup.conftest import make_procedure
 
@@ -149,16 +149,16 @@ def test_saves_keep_a_stored_course_current(alice, login, site_a):
     assert not m6.limb_assessments_apply and "wound" not in m6.expects and "clinical_review" in m6.expects
 
 
-def test_a_procedure_loaded_since_the_last_run_is_announced_not_guessed(alice, login, site_a):
+def test_the_page_says_which_run_the_statuses_come_from(alice, login, site_a):
     make_procedure(site_a, today() - 560 * DAY)
-    refresh_statuses(today())
-    late = make_procedure(site_a, today() - 560 * DAY)  # no run since: nothing stored for it
-    page = login(alice).get("/followup/?show=missed")
-    assert late.pk not in {i.procedure_id for i in page.context["items"]}
-    assert (
-        page.context["not_computed"] == 1
-        and "1 procedure loaded since the last daily" in page.content.decode()
-    )
+    client = login(alice)
+    assert "has not run yet" in client.get("/followup/?show=missed").content.decode()
+    with audit_context(label="system:followup", reason="test run"):
+        run(today(), send_digests=False)
+    late = make_procedure(site_a, today() - 560 * DAY)  # loaded after the run: not stored yet
+    page = client.get("/followup/?show=missed")
+    assert late.pk not in {i.procedure_id for i in page.context["items"]} and page.context["count"] == 4
+    assert f"Statuses from the daily follow-up run of {today():%-d %b %Y}" in page.content.decode()
 
 
 def test_compliance_from_stored_statuses_equals_the_live_computation(site_a, site_b):

@@ -13,6 +13,7 @@ from django.db import connection, transaction
 from django.db.models import Max, Min
 from django.utils import timezone
 
+from pdva.audit.bulk import insert_new
 from pdva.followup.lib.schedule import Schedule
 from pdva.followup.models import FollowUpRun, FollowUpStatus
 from pdva.followup.services.items import PkRange, current_schedule, followed_procedures, followup_items
@@ -123,7 +124,7 @@ def _refresh_range(today: dt.date, schedule: Schedule, pk_range: PkRange, result
             setattr(row, k, v)
         changed.append(row)
     stale = [row.pk for key, row in existing.items() if key not in seen]
-    FollowUpStatus.objects.bulk_create(fresh, batch_size=1000)
+    insert_new(FollowUpStatus, fresh)  # COPY on PostgreSQL (derived data: no audit entries)
     _update(changed, [*STATUS_FIELDS, "status_since"])
     for start in range(0, len(stale), 1000):
         FollowUpStatus.objects.filter(pk__in=stale[start : start + 1000]).delete()

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Case, CharField, Count, Exists, F, OuterRef, Q, QuerySet, Value, When
+from django.db.models import Case, CharField, Count, F, Q, QuerySet, Value, When
 
 from pdva.followup.lib.schedule import PatientCourse, Schedule, Status, course_statuses
 from pdva.followup.models import FollowUpStatus
@@ -59,12 +59,16 @@ def status_today(today: dt.date) -> Case:
 def statuses_in_scope(site_ids: Iterable[int] | None, today: dt.date) -> QuerySet[FollowUpStatus]:
     """Stored time points of live procedures of live patients at the sites (None: every site; an empty
     collection: none, failing closed), with ``now`` the status on ``today``."""
+    return _in_scope(site_ids).annotate(now=status_today(today))
+
+
+def _in_scope(site_ids: Iterable[int] | None) -> QuerySet[FollowUpStatus]:
     qs = FollowUpStatus.objects.filter(
         procedure__deleted_at__isnull=True, procedure__patient__deleted_at__isnull=True
     )
     if site_ids is not None:
         qs = qs.filter(site_id__in=list(site_ids))
-    return qs.annotate(now=status_today(today))
+    return qs
 
 
 def today_is(code: str, today: dt.date) -> Q:
@@ -97,7 +101,7 @@ def worklist(site_ids: Iterable[int] | None, today: dt.date, statuses: Collectio
     """The rows of a worklist, oldest due date first, ready for paging (values, not model instances)."""
     return (
         with_status(statuses_in_scope(site_ids, today), statuses, today)
-        .order_by("due_date", "procedure__patient__registry_id", "pk")
+        .order_by("due_date", "pk")  # the (site, due_date, id) index: a page without sorting them all
         .values(
             "pk",
             "procedure_id",
@@ -118,6 +122,11 @@ def worklist(site_ids: Iterable[int] | None, today: dt.date, statuses: Collectio
             "schedule_version",
         )
     )
+
+
+def count(site_ids: Iterable[int] | None, today: dt.date, statuses: Collection[str]) -> Callable[[], int]:
+    """How many rows ``worklist`` has, counted without the joins it needs only to show them."""
+    return lambda: with_status(_in_scope(site_ids), statuses, today).count()
 
 
 def _limb_amputations(rows: list[dict]) -> dict[int, dt.date]:
@@ -233,13 +242,17 @@ def compliance_12m(site_ids: Iterable[int] | None, today: dt.date) -> Compliance
     return ComplianceReport(today, schedule.version, rows, national)
 
 
-def missing_statuses(site_ids: Iterable[int] | None) -> int:
-    """Live procedures at the sites with no stored status at all (loaded in bulk since the last run)."""
-    qs = Procedure.objects.alive().filter(patient__deleted_at__isnull=True)
-    if site_ids is not None:
-        qs = qs.filter(patient__site_id__in=list(site_ids))
-    has_rows = FollowUpStatus.objects.filter(procedure_id=OuterRef("pk"))
-    return qs.exclude(Exists(has_rows)).count()
+def last_run() -> dt.date | None:
+    """The date of the last daily run that finished without error: what the stored statuses reflect
+    (procedures loaded in bulk since then join the lists at the next run)."""
+    from pdva.followup.models import FollowUpRun
+
+    return (
+        FollowUpRun.objects.filter(finished_at__isnull=False, error="")
+        .order_by("-started_at")
+        .values_list("run_date", flat=True)
+        .first()
+    )
 
 
 # --- keeping one course current --------------------------------------------------------------------------
