@@ -1,32 +1,37 @@
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from pdva.audit.chain import ChainBreak
-from pdva.audit.verify import verify_chain
 from pdva.core.backup import RestoreRefused, restore
+from pdva.core.progress import Progress, duration
 
 
 class Command(BaseCommand):
     help = (
-        "Restore a backup into an empty database (or replace one with --force), then verify the audit chain."
+        "Restore a backup, all or nothing: migrates a new database to the backup's schema, refuses one "
+        "that holds data (unless --force), loads every row as it was and verifies the audit chain before "
+        "committing. See docs/backup.md."
     )
 
     def add_arguments(self, parser):  # type: ignore[no-untyped-def]
         parser.add_argument("path", type=Path)
-        parser.add_argument("--force", action="store_true", help="replace a database that already holds data")
+        parser.add_argument(
+            "--force", action="store_true", help="replace the data of a database that already holds some"
+        )
+        parser.add_argument("--quiet", action="store_true", help="no progress line")
 
     def handle(self, *args, **opts):  # type: ignore[no-untyped-def]
+        started = time.monotonic()
+        progress = None if opts["quiet"] else Progress("restore", self.stderr._out, unit="rows")
         try:
-            restore(opts["path"], force=opts["force"])
+            result = restore(opts["path"], force=opts["force"], progress=progress)
         except RestoreRefused as exc:
-            raise CommandError(str(exc)) from exc
-        try:
-            count = verify_chain()
-        except ChainBreak as exc:
-            raise CommandError(
-                f"restored, but the audit chain is BROKEN at entry {exc.seq}: {exc.problem}"
-            ) from exc
-        self.stdout.write(f"restored {opts['path']}; audit chain OK ({count} entries)")
+            raise CommandError(f"nothing restored: {exc}") from exc
+        upgraded = "; then migrated to this version's schema" if result.migrated_after else ""
+        self.stdout.write(
+            f"restored {opts['path']}: {result.rows} rows in {duration(time.monotonic() - started)}; "
+            f"audit chain OK ({result.audit_entries} entries){upgraded}"
+        )
