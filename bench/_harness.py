@@ -425,12 +425,22 @@ class Workspace:
 
         return psycopg.connect(self.admin_url, autocommit=True, connect_timeout=10)
 
-    def pg(self, suffix: str = "") -> Database:
+    def pg(self, suffix: str = "", template: str | None = None) -> Database:
+        """A new PostgreSQL database for this run; with ``template``, a copy of that database."""
         name = bench_db_name(self.bench, self.pid, suffix)
         if any(d.name == name for d in self.databases):
             raise ValueError(f"database {name} already made in this run")
         with self._admin() as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+            if template:
+                from psycopg import sql
+
+                conn.execute(
+                    sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                        sql.Identifier(name), sql.Identifier(template)
+                    )
+                )
+            else:
+                conn.execute(f'CREATE DATABASE "{name}"')
         db = Database("postgresql", name, postgres_url(self.admin_url, name))
         self.databases.append(db)
         return db

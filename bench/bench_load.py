@@ -3,11 +3,14 @@
     python bench/bench_load.py           # 30 sites, 50,000 patients, 8 years (long: run it rarely)
     python bench/bench_load.py --quick   # 3 sites, 300 patients (also the "300 patients" comparison)
     BENCH_LOAD_SITES / BENCH_LOAD_PATIENTS / BENCH_LOAD_YEARS / BENCH_LOAD_USERS / BENCH_LOAD_SECONDS
+    BENCH_LOAD_TEMPLATE=pdva_seed50k     # copy a registry seeded earlier instead of seeding (then migrate)
 
 The run makes its own database (``pdva_bench_load_<pid>``), migrates and seeds it, creates three staff users
 (a site clinician ``alice``, a site data manager, a national auditor) with a verified second factor the way
 the tests do (a database session carrying the OTP device id, made in ``pdva shell``: no login bypass), starts
-``pdva serve --bind 127.0.0.1:<free port> --workers 2``, waits for ``/health/ready`` and runs
+``pdva serve --bind 127.0.0.1:<free port> --workers 2`` and one ``pdva worker`` (after checking bulk-loaded
+cases' completeness and computing every report snapshot, as the worker keeps them in production), waits for
+``/health/ready`` and runs
 ``bench/load/locustfile.py`` with locust in a subprocess, bounded by users, spawn rate and run time:
 
 - single user (no think time): every page p95 < 150 ms;
@@ -29,6 +32,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,7 +133,7 @@ def wait_ready(base: str, server: subprocess.Popen[bytes], limit_s: float = 120.
     raise RuntimeError(f"/health/ready not 200 within {limit_s:.0f} s")
 
 
-def stop(server: subprocess.Popen[bytes]) -> None:
+def stop(server: subprocess.Popen[bytes]) -> None:  # or a worker
     if server.poll() is not None:
         return
     try:
@@ -193,8 +197,9 @@ def record_phase(
             report.target(f"{phase}: {name} p95", None, p95_limit, "ms", "<", note="no request completed")
 
 
-def time_pdf_request(base: str, config: dict, repeats: int = 5) -> float:
-    """Slowest of ``repeats`` requests for the site's governance PDF (each should only enqueue a job)."""
+def time_pdf_request(base: str, config: dict, repeats: int = 5) -> tuple[float, str]:
+    """Slowest of ``repeats`` requests for the site's governance PDF (each should only enqueue a job), and
+    the job page the last one pointed to."""
     cookie = f"{config['cookie_name']}={config['sessions']['alice']}"
     url = f"{base}/reports/site/{config['site_id']}/governance.pdf"
 
@@ -203,19 +208,40 @@ def time_pdf_request(base: str, config: dict, repeats: int = 5) -> float:
             return None
 
     opener = urllib.request.build_opener(NoRedirect)
-    worst = 0.0
+    worst, location = 0.0, ""
     for _ in range(repeats):
         started = time.perf_counter()
         try:
             with opener.open(urllib.request.Request(url, headers={"Cookie": cookie}), timeout=60) as resp:
-                status = resp.status
+                status, location = resp.status, resp.headers.get("Location", "")
         except urllib.error.HTTPError as exc:
-            status = exc.code
+            status, location = exc.code, exc.headers.get("Location", "")
         elapsed = (time.perf_counter() - started) * 1000
         if status not in (200, 302, 303):
             raise RuntimeError(f"PDF request answered HTTP {status}")
         worst = max(worst, elapsed)
-    return worst
+    return worst, location
+
+
+def wait_pdf_ready(base: str, config: dict, job_page: str, limit_s: float = 600.0) -> float:
+    """Seconds until the job's PDF downloads (the worker built it), polling as the job page does."""
+    if "/jobs/" not in job_page:
+        raise RuntimeError(f"the PDF request did not point to a job page (Location {job_page!r})")
+    cookie = f"{config['cookie_name']}={config['sessions']['alice']}"
+    download = urllib.parse.urljoin(base, job_page.rstrip("/") + "/download/")
+    started = time.monotonic()
+    while time.monotonic() - started < limit_s:
+        try:
+            with urllib.request.urlopen(
+                urllib.request.Request(download, headers={"Cookie": cookie}), timeout=30
+            ) as resp:
+                if resp.status == 200 and resp.read(5) == b"%PDF-":
+                    return time.monotonic() - started
+        except urllib.error.HTTPError as exc:
+            if exc.code not in (404, 410):  # 404 until the job has a result
+                raise RuntimeError(f"PDF download answered HTTP {exc.code}") from None
+        time.sleep(1)
+    raise RuntimeError(f"the PDF job had no result after {limit_s:.0f} s")
 
 
 def main(quick: bool, report: Report) -> None:
@@ -223,15 +249,29 @@ def main(quick: bool, report: Report) -> None:
     users = int(os.environ.get("BENCH_LOAD_USERS", 50))
     seconds = int(os.environ.get("BENCH_LOAD_SECONDS", 60 if quick else 180))
     report.info(f"load: {scale.sites} sites, {scale.patients} patients, {scale.years} years; {users} users")
+    template = os.environ.get("BENCH_LOAD_TEMPLATE", "").strip()
     with Workspace("load") as ws:
-        db: Database = ws.pg()
-        ws.pdva(["migrate", "--noinput"], db, timeout=900).check()
-        seeded = ws.pdva(
-            ["seed", "--sites", scale.sites, "--patients", scale.patients, "--years", scale.years],
-            db,
-            timeout=3600,
-        ).check()
-        report.info(f"seeded in {seeded.wall_s:.1f} s")
+        if (
+            template
+        ):  # a registry seeded earlier (seeding 50,000 patients takes minutes): copied, then migrated
+            db: Database = ws.pg(template=template)
+            report.info(f"copied from {template} (its own cohort size, not BENCH_LOAD_PATIENTS)")
+            ws.pdva(["migrate", "--noinput"], db, timeout=900).check()
+        else:
+            db = ws.pg()
+            ws.pdva(["migrate", "--noinput"], db, timeout=900).check()
+            seeded = ws.pdva(
+                ["seed", "--sites", scale.sites, "--patients", scale.patients, "--years", scale.years],
+                db,
+                timeout=3600,
+            ).check()
+            report.info(f"seeded in {seeded.wall_s:.1f} s")
+        # What the worker keeps current in production: cases loaded in bulk checked for completeness, and
+        # every report snapshot computed, so the pages are timed as users meet them (not a first computation).
+        prepared = ws.pdva(["completeness", "--unchecked"], db, timeout=3600).check()
+        report.info(f"case completeness in {prepared.wall_s:.1f} s")
+        prepared = ws.pdva(["snapshots", "--all"], db, timeout=3600).check()
+        report.info(f"report snapshots in {prepared.wall_s:.1f} s")
         made = ws.pdva(["shell", "-c", MAKE_USERS], db, timeout=300).check()
         line = next(x for x in made.stdout.splitlines() if x.startswith("BENCH "))
         config = json.loads(line[len("BENCH ") :])
@@ -243,9 +283,18 @@ def main(quick: bool, report: Report) -> None:
         log = ws.path("serve.log").open("wb")
         server = subprocess.Popen(
             [pdva_command(), "serve", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
-            env=ws.env(db),
+            env=ws.env(db, PDVA_JOBS_RUN="queue"),  # the test settings would run jobs inline
             cwd=ROOT,
             stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        worker_log = ws.path("worker.log").open("wb")
+        worker = subprocess.Popen(  # PDFs, emails and snapshot refreshes the pages queue
+            [pdva_command(), "worker"],
+            env=ws.env(db, PDVA_JOBS_RUN="queue"),  # the test settings would run jobs inline
+            cwd=ROOT,
+            stdout=worker_log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
@@ -254,16 +303,29 @@ def main(quick: bool, report: Report) -> None:
             rows = run_locust(ws, base, config_path, "single", 1, max(20, seconds // 3), (0.0, 0.0))
             record_phase(report, "1 user", rows, SINGLE_P95_MS, errors=False)
             try:  # on the idle server, before the concurrent phase leaves a backlog behind
-                pdf_ms: float | None = time_pdf_request(base, config)
+                pdf_ms, job_page = time_pdf_request(base, config)
                 why = ""
             except (OSError, RuntimeError) as exc:
-                pdf_ms, why = None, f"{type(exc).__name__}: {exc}"
+                pdf_ms, job_page, why = None, "", f"{type(exc).__name__}: {exc}"
             report.target("PDF request (slowest of 5)", pdf_ms, PDF_MS, "ms", "<", note=why)
+            if pdf_ms is not None:
+                try:
+                    report.info(
+                        f"PDF ready as a job {wait_pdf_ready(base, config, job_page):.1f} s after the request"
+                    )
+                except (OSError, RuntimeError) as exc:
+                    note = f"{type(exc).__name__}: {exc}"
+                    report.target("PDF ready as a job", None, 600, "s", "<", note=note)
+                    worker_log.flush()
+                    tail = ws.path("worker.log").read_text(encoding="utf-8", errors="replace")[-3000:]
+                    report.info(f"worker log tail:\n{tail}")
             rows = run_locust(ws, base, config_path, "concurrent", users, seconds, (1.0, 3.0))
             record_phase(report, f"{users} users", rows, CONCURRENT_P95_MS, errors=True)
         finally:
             stop(server)
+            stop(worker)
             log.close()
+            worker_log.close()
             tail = ws.path("serve.log").read_text(encoding="utf-8", errors="replace")[-1500:]
             if server.returncode not in (0, -signal.SIGTERM):
                 report.info(f"pdva serve exit {server.returncode}; log tail:\n{tail}")

@@ -53,6 +53,17 @@ def test_pdf_request_only_queues_and_the_job_makes_the_pdf(mode, alice, site_a, 
 
 
 @pytest.mark.django_db
+def test_a_governance_pdf_without_a_period_is_named_by_its_cutoff(alice, site_a, login):
+    import datetime as dt
+
+    ProcedureFactory(patient__site=site_a)
+    response = login(alice).get(reverse("reports:governance_pdf", args=[site_a.pk]))
+    job = job_of(response)  # inline in the test settings: already done
+    assert job.state == Job.SUCCEEDED, job.error
+    assert job.result_name == f"pdva-governance-AAA-{dt.date.today().isoformat()}.pdf"
+
+
+@pytest.mark.django_db
 def test_every_report_download_is_a_job_with_its_file(alice, dave, nora, site_a, login):
     """(Jobs run inline in the test settings, so each answer is a finished job.)"""
     for _ in range(3):

@@ -77,7 +77,8 @@ def _governance_pdf(ctx: JobContext) -> None:
     except common.PeriodError as exc:
         raise JobError(str(exc)) from None
     ctx.write_result(
-        f"pdva-governance-{site.ods_code}-{context['period']}.pdf",
+        # No period asked for: the report runs to today, so the cut-off names it.
+        f"pdva-governance-{site.ods_code}-{context['period'] or context['cutoff'].isoformat()}.pdf",
         render_pdf("reports/pdf/governance.html", context),
         PDF,
     )
