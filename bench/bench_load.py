@@ -238,7 +238,7 @@ def wait_pdf_ready(base: str, config: dict, job_page: str, limit_s: float = 600.
                 if resp.status == 200 and resp.read(5) == b"%PDF-":
                     return time.monotonic() - started
         except urllib.error.HTTPError as exc:
-            if exc.code not in (404, 410):  # 404 until the job has a result
+            if exc.code != 404:  # 404 until the job has a result; 410: its file is not where the web reads
                 raise RuntimeError(f"PDF download answered HTTP {exc.code}") from None
         time.sleep(1)
     raise RuntimeError(f"the PDF job had no result after {limit_s:.0f} s")
@@ -281,9 +281,12 @@ def main(quick: bool, report: Report) -> None:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         log = ws.path("serve.log").open("wb")
+        # The test settings run jobs inline, each process with its own results folder: here the queue, and one
+        # folder the worker writes and the server reads (as on one machine, or a shared volume).
+        jobs_env = ws.env(db, PDVA_JOBS_RUN="queue", PDVA_JOBS_DIR=str(ws.path("jobs")))
         server = subprocess.Popen(
             [pdva_command(), "serve", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
-            env=ws.env(db, PDVA_JOBS_RUN="queue"),  # the test settings would run jobs inline
+            env=jobs_env,
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -292,7 +295,7 @@ def main(quick: bool, report: Report) -> None:
         worker_log = ws.path("worker.log").open("wb")
         worker = subprocess.Popen(  # PDFs, emails and snapshot refreshes the pages queue
             [pdva_command(), "worker"],
-            env=ws.env(db, PDVA_JOBS_RUN="queue"),  # the test settings would run jobs inline
+            env=jobs_env,
             cwd=ROOT,
             stdout=worker_log,
             stderr=subprocess.STDOUT,

@@ -5,10 +5,16 @@ gunicorn's master handles the signals: TERM finishes the requests in flight (up 
 and stops; HUP replaces the workers gracefully (the master has loaded Django, so code and settings stay as
 they were: an upgrade restarts the service, see docs/deploy.md); TTIN/TTOU add or remove a worker.
 Static files are served by whitenoise inside the application.
+
+The master loads the application and warms it (``warm_up``) before it forks the workers: the URLconf and
+the libraries the pages use (pandas, the report services, the job kinds) are imported once, shared by every
+worker, and no user's first request in a new worker pays seconds of imports. Nothing in the master opens a
+database connection that a worker would inherit.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +25,14 @@ from gunicorn.glogging import Logger
 from pdva.core.logging_json import JsonLineFormatter
 
 GRACEFUL_TIMEOUT_S = 30
+# Imported lazily by `pdva` commands (a short command should not pay for them), eagerly by the server.
+WARM_MODULES = (
+    "pandas",
+    "numpy",
+    "pdva.reports.services.common",
+    "pdva.reports.services.snapshots",
+    "pdva.jobs.kinds",
+)
 
 
 @dataclass(frozen=True)
@@ -47,6 +61,7 @@ def gunicorn_settings(options: ServeOptions) -> dict[str, Any]:
         "forwarded_allow_ips": "",
         # gunicorn 25+ opens a control socket at one path per user: two servers would fight over it.
         "control_socket_disable": True,
+        "preload_app": True,  # see warm_up
     }
 
 
@@ -79,4 +94,19 @@ class RegistryServer(BaseApplication):
             return self._load()
         from django.core.wsgi import get_wsgi_application
 
-        return get_wsgi_application()
+        application = get_wsgi_application()
+        warm_up()
+        return application
+
+
+def warm_up() -> list[str]:
+    """Import what the first requests would (the URLconf, WARM_MODULES); return the modules imported.
+    Closes any database connection it caused, so forked workers each open their own."""
+    from django.db import connections
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018 - imports every app's urls and views
+    for name in WARM_MODULES:
+        importlib.import_module(name)
+    connections.close_all()
+    return list(WARM_MODULES)

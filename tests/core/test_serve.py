@@ -233,6 +233,25 @@ def test_gunicorn_settings_follow_the_options():
     assert sync["accesslog"] is None and sync["secure_scheme_headers"] == {}
     threaded = gunicorn_settings(ServeOptions(bind="unix:/run/pdva.sock", workers=2, threads=4, timeout=30))
     assert threaded["worker_class"] == "gthread" and threaded["threads"] == 4
+    assert sync["preload_app"] is True  # the master warms the application once, before forking
+
+
+def test_warm_up_imports_what_first_requests_need_without_keeping_a_connection():
+    code = (
+        "import django, sys; django.setup()\n"
+        "from django.db import connections\n"
+        "from pdva.core.server import warm_up\n"
+        "assert 'pandas' not in sys.modules, 'pandas already imported at start-up'\n"
+        "warm_up()\n"
+        "assert 'pandas' in sys.modules and 'pdva.reports.urls' in sys.modules\n"
+        "assert all(c.connection is None for c in connections.all(initialized_only=True))\n"
+        "print('warm')\n"
+    )
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="pdva.settings")
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0 and result.stdout.strip() == "warm", result.stderr[-2000:]
 
 
 def test_static_files_are_collected_only_when_they_changed(settings, tmp_path):
