@@ -28,6 +28,7 @@ import datetime as dt
 import decimal
 import gzip
 import hashlib
+import hmac
 import json
 import multiprocessing
 import os
@@ -668,70 +669,77 @@ VERIFY_WORKERS = 2
 VERIFY_IN_FLIGHT = 2 * VERIFY_WORKERS  # blocks queued for the workers: bounds memory, and paces the load
 
 
-def _audit_entries(block: bytes, columns: list[str]) -> Iterator[dict[str, Any]]:
-    """Audit entries from COPY text lines, as the values verify_chain() reads from the database."""
-    for line in block.decode().split("\n")[:-1]:
-        row = dict(zip(columns, map(copy_field, line.split("\t")), strict=True))
-        entry: dict[str, Any] = {name: row[name] for name in AUDIT_FIELDS}
-        for name in ("seq", "actor_id", "site_id"):
-            entry[name] = None if entry[name] is None else int(entry[name])
-        for name in ("before", "after"):
-            entry[name] = None if entry[name] is None else json.loads(entry[name])
-        entry["timestamp"] = dt.datetime.fromisoformat(entry["timestamp"])
-        yield entry
+_AUDIT_INTS = frozenset(("seq", "actor_id", "site_id"))
+_AUDIT_JSON = frozenset(("before", "after"))
 
 
-SegmentResult = tuple[int, str, str, int, tuple[int, str] | None]
+def _audit_entry(line: str, where: list[tuple[str, int]], width: int) -> dict[str, Any]:
+    """One audit entry from its COPY text line, as the values verify_chain() reads from the database.
+    Raises ValueError (or TypeError) for a row that cannot be read."""
+    values = line.split("\t")
+    if len(values) != width:
+        raise ValueError(f"{len(values)} values, expected {width}")
+    entry: dict[str, Any] = {}
+    for name, i in where:
+        text = values[i]
+        if text == "\\N":
+            entry[name] = None
+            continue
+        if "\\" in text:
+            text = _COPY_ESCAPE.sub(_unescape_match, text)
+        if name in _AUDIT_INTS:
+            entry[name] = int(text)
+        elif name in _AUDIT_JSON:
+            entry[name] = json.loads(text)
+        else:
+            entry[name] = text
+    entry["timestamp"] = dt.datetime.fromisoformat(entry["timestamp"])
+    return entry
+
+
+# (first seq or None when the first row could not be read, first entry's prev_hash, last entry's hash,
+# entries checked, (seq or None, problem) of the first break or None)
+SegmentResult = tuple[int | None, str, str, int, tuple[int | None, str] | None]
 
 
 def _verify_segment(block: bytes, columns: list[str], key: str) -> SegmentResult | None:
     """Check a run of consecutive entries: within it, chain.verify_entries' rules; its first entry's
-    link to the one before is left to the caller. Returns (first seq, first entry's prev_hash, last
-    entry's hash, entries checked, (seq, problem) of the first break or None). Runs in a worker process."""
-    first: dict[str, Any] | None = None
-    prev = ""
+    link to the one before is left to the caller. A row that cannot be read is a break too (reported,
+    not raised, so the restore refuses with a clear message). Runs in a worker process."""
+    where = [(name, columns.index(name)) for name in AUDIT_FIELDS]
+    width = len(columns)
+    first_seq: int | None = None
+    first_prev = prev = ""
     count = 0
-    for entry in _audit_entries(block, columns):
-        seq = entry["seq"]
-        if first is None:
-            first = entry
-        else:
-            if seq != first["seq"] + count:
-                return (
-                    first["seq"],
-                    first["prev_hash"],
-                    prev,
-                    count,
-                    (seq, f"sequence gap or reorder: expected {first['seq'] + count}"),
-                )
-            if entry["prev_hash"] != prev:
-                return (
-                    first["seq"],
-                    first["prev_hash"],
-                    prev,
-                    count,
-                    (seq, "previous-hash link does not match the entry before it"),
-                )
-        digest = chain.entry_hash(entry, entry["prev_hash"])
+
+    def broken(seq: int | None, problem: str) -> SegmentResult:
+        return (first_seq, first_prev, prev, count, (seq, problem))
+
+    try:
+        lines = block.decode().split("\n")[:-1]
+    except UnicodeDecodeError as exc:
+        return broken(None, f"the rows are not UTF-8 text ({exc})")
+    for line in lines:
+        try:
+            entry = _audit_entry(line, where, width)
+            seq = entry["seq"]
+            if first_seq is None:
+                first_seq, first_prev = seq, entry["prev_hash"]
+            elif seq != first_seq + count:
+                return broken(seq, f"sequence gap or reorder: expected {first_seq + count}")
+            elif entry["prev_hash"] != prev:
+                return broken(seq, "previous-hash link does not match the entry before it")
+            digest = chain.entry_hash(entry, entry["prev_hash"])
+        except (ValueError, TypeError, AttributeError, OverflowError) as exc:  # unreadable
+            where_ = None if first_seq is None else first_seq + count
+            return broken(where_, f"the row cannot be read ({_first_line(exc)})")
         if digest != entry["entry_hash"]:
-            return (
-                first["seq"],
-                first["prev_hash"],
-                prev,
-                count,
-                (seq, "content does not match its hash (entry edited)"),
-            )
-        if chain.seal(key, digest) != entry["seal"]:
-            return (
-                first["seq"],
-                first["prev_hash"],
-                prev,
-                count,
-                (seq, "HMAC seal does not match (entry forged or key changed)"),
-            )
+            return broken(seq, "content does not match its hash (entry edited)")
+        if not hmac.compare_digest(chain.seal(key, digest), entry["seal"] or ""):
+            return broken(seq, "HMAC seal does not match (entry forged or key changed)")
         prev = digest
         count += 1
-    return None if first is None else (first["seq"], first["prev_hash"], prev, count, None)
+    return None if first_seq is None else (first_seq, first_prev, prev, count, None)
 
 
 class _StreamVerifier:
@@ -768,12 +776,14 @@ class _StreamVerifier:
         if result is None:
             return
         first_seq, first_prev, last_hash, count, problem = result
-        if first_seq != self.next_seq:
-            raise chain.ChainBreak(first_seq, f"sequence gap or reorder: expected {self.next_seq}")
-        if first_prev != self.prev:
-            raise chain.ChainBreak(first_seq, "previous-hash link does not match the entry before it")
+        if first_seq is not None:
+            if first_seq != self.next_seq:
+                raise chain.ChainBreak(first_seq, f"sequence gap or reorder: expected {self.next_seq}")
+            if first_prev != self.prev:
+                raise chain.ChainBreak(first_seq, "previous-hash link does not match the entry before it")
         if problem is not None:
-            raise chain.ChainBreak(*problem)
+            seq, text = problem
+            raise chain.ChainBreak(self.next_seq + count if seq is None else seq, text)
         self.prev = last_hash
         self.next_seq += count
         self.count += count

@@ -194,6 +194,33 @@ def test_a_tampered_audit_entry_in_the_backup_fails_verification_and_nothing_is_
     assert _empty()
 
 
+def test_an_unreadable_audit_entry_is_refused_clearly_with_nothing_left_behind(tmp_path, monkeypatch):
+    # The verifying workers are waited for after every block (as a long audit log makes them), so they,
+    # not the database's COPY, meet the bad row first: a clear refusal, not a worker's ValueError.
+    monkeypatch.setattr(backup_module, "VERIFY_IN_FLIGHT", 0)
+    _registry(sites=1, patients=3)
+    path, _, _ = backup(tmp_path / "registry")
+    entries = AuditEntry._meta.db_table
+    columns = [f.column for f in AuditEntry._meta.concrete_fields]
+
+    def unreadable(lines: list[bytes]) -> list[bytes]:
+        i = _section(lines, entries) + 4  # seq 5
+        values = lines[i].split(b"\t")
+        values[columns.index("timestamp")] = b"yesterday"
+        lines[i] = b"\t".join(values)
+        return lines
+
+    damaged = _rewrite(path, unreadable)
+    wipe()
+    with pytest.raises(RestoreRefused) as refused:
+        restore(damaged)
+    if connection.vendor == "postgresql":
+        assert "entry 5: the row cannot be read" in str(refused.value)
+    else:
+        assert " line " in str(refused.value) and entries in str(refused.value)
+    assert _empty()
+
+
 def test_a_backup_sealed_with_another_audit_key_is_refused(tmp_path, settings):
     _registry(sites=1, patients=2)
     path, _, _ = backup(tmp_path / "registry")
