@@ -16,8 +16,10 @@ import datetime as dt
 import hashlib
 import io
 import json
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -190,6 +192,58 @@ def empty_cell_value(f: models.Field) -> Any:
     if f.has_default() and not callable(f.default) and isinstance(f.default, (str, int, float, bool)):
         return f.default
     return MUST_PARSE
+
+
+MEMO_SIZE = 4096  # parsed values remembered per column (most columns repeat a few codes, dates or numbers)
+_IMMUTABLE = frozenset({str, int, bool, float, Decimal, dt.date, dt.datetime, uuid.UUID, type(None)})
+
+
+def remembering_parser(f: models.Field, *, strip: bool) -> tuple[dict[str, Any], Callable[[str], Any]]:
+    """A column's memo (cell text -> parsed value) and the parser that fills it. The caller looks a cell up
+    in the memo first and calls the parser only for text it has not seen. Parsing is a pure function of the
+    text, so a remembered value is what parsing again would give; only successes of immutable values are
+    kept (an error is raised again, a fresh default or JSON value is made again), at most MEMO_SIZE texts."""
+    memo: dict[str, Any] = {}
+    parse = cell_parser(f)
+    empty = empty_cell_value(f) if strip else MUST_PARSE
+    immutable = _IMMUTABLE
+    if isinstance(f, models.JSONField):
+        return memo, _remembering_json_parser(parse, strip=strip)
+
+    def parse_and_remember(text: str) -> Any:
+        clean = text.strip() if strip else text
+        value = empty if not clean and empty is not MUST_PARSE else parse(clean)
+        if type(value) in immutable and len(memo) < MEMO_SIZE:
+            memo[text] = value
+        return value
+
+    return memo, parse_and_remember
+
+
+def _remembering_json_parser(parse: Callable[[str], Any], *, strip: bool) -> Callable[[str], Any]:
+    """JSON cells (code lists, PROM responses) repeat too, but a record must get its own list or dict: a
+    flat one of immutable items is remembered and handed out as a fresh shallow copy."""
+    seen: dict[str, Any] = {}
+
+    def parse_json(text: str) -> Any:
+        known = seen.get(text)
+        if known is not None:
+            return type(known)(known)
+        value = parse(text.strip() if strip else text)
+        if len(seen) < MEMO_SIZE and _flat(value):
+            seen[text] = type(value)(value)
+        return value
+
+    return parse_json
+
+
+def _flat(value: Any) -> bool:
+    immutable = _IMMUTABLE
+    if type(value) is list:
+        return all(type(v) in immutable for v in value)
+    if type(value) is dict:
+        return all(type(v) in immutable for v in value.values())  # JSON keys are always strings
+    return False
 
 
 @cache

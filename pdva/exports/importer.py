@@ -39,7 +39,6 @@ from pdva.accounts.roles import Cap
 from pdva.exports.columns import RECOMPUTED, Column, full_columns
 from pdva.exports.import_base import (
     ALIVE_ON,
-    MUST_PARSE,
     ImportRefused,
     ImportReport,
     ImportRun,
@@ -48,8 +47,8 @@ from pdva.exports.import_base import (
     chunks,
     count_lines,
     csv_rows,
-    empty_cell_value,
     refuse_if_loaded,
+    remembering_parser,
     run_import,
     source_sha256,
 )
@@ -57,6 +56,7 @@ from pdva.exports.models import ImportBatch
 from pdva.exports.redcap_import import RedcapImporter, RedcapOptions, Source, is_redcap
 from pdva.exports.tables import TABLES, TableSpec
 from pdva.registry import models as m
+from pdva.registry.crypto import decrypt
 from pdva.registry.models.care import latest_event_dates
 
 # Tables holding at most one row per parent record: (parent column, flag on the parent's reference).
@@ -71,6 +71,7 @@ REFERENCED = ("patients", "procedures", "followups", "reinterventions")
 SITE_TABLES = ("sites", "site_governance", "operators")
 FLUSH_ROWS = 5000  # checked records written together (one COPY per table and one chain append each)
 STUB_CACHE = 4096  # parents' stand-ins kept for consecutive rows of the same patient or procedure
+_UNSEEN = object()  # a cell text not in its column's memo
 
 __all__ = ["ImportRefused", "ImportReport", "check_import_allowed", "import_path"]
 
@@ -83,7 +84,7 @@ class PatientRef:
     site: Any
     pk: int | None = None
     existing: bool = False  # in the registry before this import
-    dob_enc: str = ""
+    dob: dt.date | None = None  # from the identity (decrypted once, not per check that reads it)
     has_identity: bool = False
     death: dt.date | None = None
     has_death: bool = False
@@ -123,6 +124,7 @@ class _Row:
     """The references one row resolved (its patient and procedure), for its checks and bookkeeping."""
 
     uuid: uuid.UUID | None = None
+    dob: dt.date | None = None  # an identity's date of birth, as parsed
     patient: PatientRef | None = None
     procedure: ProcedureRef | None = None
 
@@ -228,11 +230,20 @@ class FullImporter:
         if progress is not None:
             self.total = total_rows(path)
             progress(0, self.total)
+        # The collector's automatic runs cost a third of a national import's time: each full one walks every
+        # record still pending and every reference of the table so far. The import collects the young
+        # generations itself every FLUSH_ROWS rows (short-lived cycles: a refused row's exception) and all
+        # at each table's start; the long-lived cycles (a one-to-one record and its parent's stand-in) are
+        # broken once the record is written.
+        automatic = gc.isenabled()
+        gc.disable()
         try:
             for spec, fname, stream in table_streams(path):
                 self.load(spec, fname, stream)
         finally:
             gc.unfreeze()
+            if automatic:
+                gc.enable()
         if progress is not None:
             progress(self.total, self.total)
 
@@ -250,18 +261,22 @@ class FullImporter:
         if self.report.problem_count > problems:
             return
         cells = self.plan(spec, header, columns)
+        # Plain values and free text: (index, attname, memo, parser), the memo looked up before parsing.
         self.plain = [
-            (c.index, c.attname, c.parse, empty_cell_value(c.field)) for c in cells if c.kind == "value"
+            (c.index, c.attname, *remembering_parser(c.field, strip=c.kind == "value"))
+            for c in cells
+            if c.kind in ("value", "text")
         ]
-        self.texts = [(c.index, c.attname, c.parse) for c in cells if c.kind == "text"]
         self.others = [c for c in cells if c.kind not in ("value", "text")]
         self.maker = _RecordMaker(spec.model, {c.attname for c in cells if c.kind != "secret"})
         self.stubs.clear()
+        # A record that caches its parent's stand-in, which caches it back (one-to-one): a cycle to break.
+        self.cyclic = any(c.field is not None and c.field.one_to_one for c in cells if c.kind == "ref")
         # The references kept so far live to the end of the import: move them out of the collector's sight,
-        # or every full collection walks them all again (a quarter of a national import's time otherwise).
+        # or every full collection walks them all again.
         gc.collect()
         gc.freeze()
-        created = reused = 0
+        created = reused = uncollected = 0
         for chunk in chunks(rows):
             self.prefetch(spec, cells, chunk)
             for line, row in chunk:
@@ -279,6 +294,10 @@ class FullImporter:
                 created += 1
             if len(self.pending) >= FLUSH_ROWS:
                 self.write(fname)
+            uncollected += len(chunk)
+            if uncollected >= FLUSH_ROWS:
+                gc.collect(1)  # just after a write, when few of these rows' objects are still alive
+                uncollected = 0
             self.done += len(chunk)
             if self.state.progress is not None:
                 self.state.progress(min(self.done, self.total), self.total)
@@ -307,6 +326,8 @@ class FullImporter:
                 ref.pk = obj.pk
             if written and isinstance(obj, m.Site):
                 self.sites_by_pk[obj.pk] = obj
+            if self.cyclic:
+                obj._state.fields_cache.clear()
 
     def plan(self, spec: TableSpec, header: list[str], columns: dict[str, Column]) -> list[_Cell]:
         derived = RECOMPUTED.get(spec.model._meta.model_name, set())
@@ -331,7 +352,7 @@ class FullImporter:
     # --- looking up a chunk's references in the registry, in one query per table -----------------
     def prefetch(self, spec: TableSpec, cells: list[_Cell], chunk: list[tuple[int, list[str]]]) -> None:
         wanted: dict[str, set[int]] = {name: set() for name in REFERENCED}
-        own: list[uuid.UUID] = []
+        own: list[int] = []
         registry_ids: list[str] = []
         references = [
             (c.index, c.column.references) for c in cells if c.kind == "ref" and c.column.references in wanted
@@ -355,9 +376,11 @@ class FullImporter:
                 if key not in self.refs[table] and (table, key) not in self.refused:
                     wanted[table].add(key)
             if own_index is not None and own_index < width:
-                key = _uuid_key_or_none(row[own_index])
+                text = row[own_index].strip()
+                key = _uuid_key_or_none(text)
                 if key is not None:
-                    own.append(uuid.UUID(int=key))
+                    own.append(key)
+                    keys[text] = key  # the row's check reads it from here
             if spec.name == "patients" and registry_index is not None and registry_index < width:
                 registry_ids.append(row[registry_index].strip())
         if wanted["procedures"]:
@@ -367,7 +390,7 @@ class FullImporter:
         for table in ("followups", "reinterventions"):
             if wanted[table]:
                 self.fetch_rows(table, wanted[table])
-        self.taken = {u.int for u in _present(spec.model, "uuid", own)}
+        self.taken = _present_uuids(spec.model, own)
         self.taken_registry_ids = _present(m.Patient, "registry_id", registry_ids)
         if spec.name == "deaths":
             self.fetch_latest_events(chunk, cells)
@@ -394,7 +417,7 @@ class FullImporter:
                 site=site,
                 pk=pk,
                 existing=True,
-                dob_enc=dob_enc or "",
+                dob=_decrypted_date(dob_enc),
                 has_identity=identity_id is not None,
                 death=death_date if death_deleted is None else None,
                 has_death=death_id is not None,
@@ -469,11 +492,10 @@ class FullImporter:
         try:
             # Plain values first, in one go: a cell with a problem (rare) sends the row down the
             # cell-by-cell path below, which names every cell at fault.
-            for index, attname, parse, empty in self.plain:
-                text = row[index].strip()
-                values[attname] = empty if not text and empty is not MUST_PARSE else parse(text)
-            for index, attname, parse in self.texts:
-                values[attname] = parse(row[index])
+            for index, attname, memo, parse in self.plain:
+                text = row[index]
+                value = memo.get(text, _UNSEEN)
+                values[attname] = parse(text) if value is _UNSEEN else value
             rest = self.others
         except (ValidationError, IndexError):
             values.clear()
@@ -491,7 +513,10 @@ class FullImporter:
                     self.resolve(cell, text.strip(), context, values, related, fname, line)
                 elif kind == "uuid":
                     text = text.strip()
-                    context.uuid = uuid.UUID(int=_uuid_key(text)) if text else uuid.uuid4()
+                    key = self.keys.get(text)
+                    if key is None and text:
+                        key = _uuid_key(text)
+                    context.uuid = uuid.uuid4() if key is None else uuid.UUID(int=key)
                     values["uuid"] = context.uuid
                 else:
                     secrets[cell.name] = text.strip()
@@ -501,7 +526,7 @@ class FullImporter:
         if bad:
             return None
         obj = self.maker.new(values, related)
-        if spec.name == "patient_identities" and not self.set_identifiers(obj, secrets, fname, line):
+        if spec.name == "patient_identities" and not self.set_identifiers(obj, secrets, context, fname, line):
             return None
         if not self.unique(spec, obj, context, fname, line):
             return None
@@ -575,13 +600,16 @@ class FullImporter:
         else:
             raise ValidationError(f"cannot resolve a reference to {ref!r}")
 
-    def set_identifiers(self, obj: Any, secrets: dict[str, str], fname: str, line: int) -> bool:
+    def set_identifiers(
+        self, obj: Any, secrets: dict[str, str], context: _Row, fname: str, line: int
+    ) -> bool:
         try:
             obj.nhs_number = secrets.get("nhs_number", "")
             obj.family_name = secrets.get("family_name", "")
             obj.given_name = secrets.get("given_name", "")
             dob = secrets.get("date_of_birth", "")
-            obj.date_of_birth = dt.date.fromisoformat(dob) if dob else None
+            context.dob = dt.date.fromisoformat(dob) if dob else None
+            obj.date_of_birth = context.dob
             obj.postcode = secrets.get("postcode", "")
         except ValidationError as exc:
             self.report.add_validation_error(fname, line, exc)
@@ -650,7 +678,7 @@ class FullImporter:
             return ref
         elif name == "patient_identities" and patient is not None:
             patient.has_identity = True
-            patient.dob_enc = obj.date_of_birth_enc
+            patient.dob = context.dob
         elif name == "deaths" and patient is not None:
             patient.has_death = True
             patient.death = obj.date_of_death
@@ -712,11 +740,7 @@ class _Parents:
             return hit[1]
         stub = _bare(m.Patient, id=ref.pk, site_id=ref.site.pk)
         m.Patient.site.field.set_cached_value(stub, ref.site)
-        identity = (
-            _bare(m.PatientIdentity, id=None, patient_id=ref.pk, date_of_birth_enc=ref.dob_enc)
-            if ref.has_identity
-            else None
-        )
+        identity = _IdentityStandIn(ref.pk, ref.dob) if ref.has_identity else None
         m.Patient.identity.related.set_cached_value(stub, identity)
         death = (
             _bare(m.Death, id=None, patient_id=ref.pk, date_of_death=ref.death, deleted_at=None)
@@ -733,6 +757,19 @@ class _Parents:
         stub = _bare(m.Procedure, id=ref.pk, patient_id=ref.patient.pk, procedure_date=ref.date)
         m.Procedure.patient.field.set_cached_value(stub, self.patient(ref.patient))
         return self._keep(ref, stub)
+
+
+class _IdentityStandIn:
+    """A patient's identity as the checks of later rows read it: its date of birth, held decrypted (each
+    procedure reads it twice; decrypting it per read was a tenth of a procedure's check). Reading anything
+    else of it raises AttributeError, reported against the row: never a silent default."""
+
+    __slots__ = ("date_of_birth", "patient_id")
+    age_on = m.PatientIdentity.age_on
+
+    def __init__(self, patient_id: int | None, date_of_birth: dt.date | None) -> None:
+        self.patient_id = patient_id
+        self.date_of_birth = date_of_birth
 
 
 class _RecordMaker:
@@ -792,6 +829,29 @@ def _present(model: type, name: str, values: list[Any]) -> set[Any]:
             )
             return {row[0] for row in cursor.fetchall()}
     return set(model._base_manager.filter(**{f"{name}__in": values}).values_list(name, flat=True))
+
+
+def _present_uuids(model: type, keys: list[int]) -> set[int]:
+    """Which of the uuids (by 128-bit value) the table already holds, removed rows too."""
+    if not keys:
+        return set()
+    if connection.vendor == "postgresql":
+        # The array as one text literal: psycopg adapting 1,000 UUID objects one by one costs more than
+        # the lookup itself.
+        quote = connection.ops.quote_name
+        table, column = quote(model._meta.db_table), quote(model._meta.get_field("uuid").column)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {column}::text FROM {table} WHERE {column} = ANY(%s::uuid[])",
+                ["{" + ",".join(f"{k:032x}" for k in keys) + "}"],
+            )
+            return {int(row[0].replace("-", ""), 16) for row in cursor.fetchall()}
+    return {u.int for u in _present(model, "uuid", [uuid.UUID(int=k) for k in keys])}
+
+
+def _decrypted_date(token: str | None) -> dt.date | None:
+    raw = decrypt(token or "")
+    return dt.date.fromisoformat(raw) if raw else None
 
 
 def _bare(model: type, **values: Any) -> Any:
