@@ -195,3 +195,26 @@ def test_the_command_refreshes_pending_and_named_scopes(site_a, gina, login, que
     for _ in range(snapshots.KEEP_PER_SCOPE + 1):
         snapshots.refresh_snapshot(f"site:{site_a.pk}")
     assert ReportSnapshot.objects.filter(scope_key=f"site:{site_a.pk}").count() == snapshots.KEEP_PER_SCOPE
+
+
+def test_the_command_refreshes_only_out_of_date_scopes_when_asked(site_a, site_b, queued, capsys):  # type: ignore[no-untyped-def]
+    from django.core.management import call_command
+
+    ProcedureFactory(patient__site=site_a)
+    call_command("snapshots", "--all")
+    computed = {s.scope_key: s.pk for s in ReportSnapshot.objects.all()}
+    assert set(computed) == {"national", f"site:{site_a.pk}", f"site:{site_b.pk}"}
+
+    call_command("snapshots", "--all", "--stale")  # nothing changed: nothing computed again
+    assert {s.scope_key: s.pk for s in ReportSnapshot.objects.all()} == computed
+    assert "0 scope(s) out of date" in capsys.readouterr().out
+
+    ProcedureFactory(patient__site=site_b)  # site B's dashboard and the national page are now behind
+    call_command("snapshots", "--all", "--stale")
+    assert "2 scope(s) out of date" in capsys.readouterr().out
+    newest = {
+        key: ReportSnapshot.objects.filter(scope_key=key).order_by("-pk").first().pk for key in computed
+    }
+    assert newest[f"site:{site_a.pk}"] == computed[f"site:{site_a.pk}"]
+    assert newest[f"site:{site_b.pk}"] != computed[f"site:{site_b.pk}"]
+    assert newest["national"] != computed["national"]

@@ -2,6 +2,7 @@
 
 pdva snapshots --pending          refresh every scope a page asked for (the job-less queue)
 pdva snapshots --all              national and every site's dashboard
+pdva snapshots --all --stale      only those with no snapshot or one older than the data or the date
 pdva snapshots national site:12   these scopes
 """
 
@@ -23,6 +24,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--all", action="store_true", help="national and every site (as the site sees it)"
         )
+        parser.add_argument(
+            "--stale",
+            action="store_true",
+            help="only the named (or --all) scopes with no snapshot, or one older than the data or the date",
+        )
 
     def handle(self, *args: Any, **opts: Any) -> None:
         from pdva.registry.models import Site
@@ -41,6 +47,9 @@ class Command(BaseCommand):
                 raise CommandError(str(exc)) from None
         if not keys and not opts["pending"]:
             raise CommandError("name scopes, or use --pending or --all")
+        if opts["stale"]:
+            keys = [key for key in keys if _out_of_date(key)]
+            self.stdout.write(f"{len(keys)} scope(s) out of date")
         failed = []
         for key in dict.fromkeys(keys):
             try:
@@ -57,3 +66,8 @@ class Command(BaseCommand):
             failed += pending_failed
         if failed:
             raise CommandError(f"{len(failed)} snapshot(s) failed: {', '.join(failed)}")
+
+
+def _out_of_date(key: str) -> bool:
+    view = snapshots.latest(snapshots.parse_scope(key), queue=False)
+    return not view.ready or view.stale
