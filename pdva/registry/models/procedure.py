@@ -118,7 +118,17 @@ class Procedure(ClinicalRecord):
 
     class Meta:
         ordering = ["procedure_date", "id"]
-        indexes = [models.Index(fields=["procedure_date"])]
+        indexes = [
+            models.Index(fields=["procedure_date"]),
+            # A site's live cases, found through its patients: procedures have no site column, so without
+            # this the planner reads every procedure of the registry to count or list one site's (worklist,
+            # home page, API lists). Index-only: (patient_id, id) of the live rows.
+            models.Index(
+                fields=["patient", "id"],
+                condition=models.Q(deleted_at__isnull=True),
+                name="registry_proc_live_patient",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.patient} {self.index_limb} pDVA {self.procedure_date}"
