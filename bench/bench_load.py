@@ -3,7 +3,8 @@
     python bench/bench_load.py           # 30 sites, 50,000 patients, 8 years (long: run it rarely)
     python bench/bench_load.py --quick   # 3 sites, 300 patients (also the "300 patients" comparison)
     BENCH_LOAD_SITES / BENCH_LOAD_PATIENTS / BENCH_LOAD_YEARS / BENCH_LOAD_USERS / BENCH_LOAD_SECONDS
-    BENCH_LOAD_TEMPLATE=pdva_seed50k     # copy a registry seeded earlier instead of seeding (then migrate)
+    BENCH_LOAD_TEMPLATE=pdva_seed50k BENCH_LOAD_TEMPLATE_KEYS=/its/var/dir   # copy a registry seeded
+        earlier (with its keys) instead of seeding; then migrate
 
 The run makes its own database (``pdva_bench_load_<pid>``), migrates and seeds it, creates three staff users
 (a site clinician ``alice``, a site data manager, a national auditor) with a verified second factor the way
@@ -26,6 +27,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -251,9 +253,18 @@ def main(quick: bool, report: Report) -> None:
     report.info(f"load: {scale.sites} sites, {scale.patients} patients, {scale.years} years; {users} users")
     template = os.environ.get("BENCH_LOAD_TEMPLATE", "").strip()
     with Workspace("load") as ws:
-        if (
-            template
-        ):  # a registry seeded earlier (seeding 50,000 patients takes minutes): copied, then migrated
+        if template:
+            # A registry seeded earlier (seeding 50,000 patients takes minutes), with its keys: copied, migrated.
+            keys = Path(os.environ.get("BENCH_LOAD_TEMPLATE_KEYS", ""))
+            if not keys.is_dir() or not list(keys.glob("*.key")):
+                raise RuntimeError(
+                    "BENCH_LOAD_TEMPLATE_KEYS must name the folder holding the template's keys (the PDVA_VAR_DIR "
+                    "it was seeded with): without its identity key no identifier can be read"
+                )
+            var = ws.path("var")
+            var.mkdir(parents=True, exist_ok=True)
+            for key in keys.glob("*.key"):
+                shutil.copy2(key, var / key.name)
             db: Database = ws.pg(template=template)
             report.info(f"copied from {template} (its own cohort size, not BENCH_LOAD_PATIENTS)")
             ws.pdva(["migrate", "--noinput"], db, timeout=900).check()
