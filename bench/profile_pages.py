@@ -6,7 +6,8 @@
 Runs against an existing, seeded database (it never migrates or seeds). It makes (or reuses) the bench's
 three staff users, signed in with Django's test client and a verified second factor the way the tests and
 bench_load's MAKE_USERS do, plus an API token for the clinician, then requests every page ``n`` times
-(after one warm-up request) and prints p50/p95 in ms and the SQL queries per request. ``--profile PAGE``
+(after one warm-up request) and prints p50/p95 in ms, the median CPU time of this process (the Python work;
+wall time on a busy machine includes waiting for a core) and the SQL queries per request. ``--profile PAGE``
 prints a cProfile of ``n`` requests to that page, sorted by cumulative time. The numbers come without
 gunicorn or the network, so they are a little lower than locust's; the query counts are the same.
 """
@@ -28,6 +29,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pdva.settings")
 os.environ.setdefault("PDVA_AXES_ENABLED", "false")
+# Jobs (report snapshots among them) wait for a worker as in production; PDVA_ENV=test would otherwise run
+# them inside the request that queued them. Build snapshots first: `pdva snapshots --pending` (or --all).
+os.environ.setdefault("PDVA_JOBS_RUN", "worker")
 
 
 @dataclass(frozen=True)
@@ -108,20 +112,22 @@ def setup():  # type: ignore[no-untyped-def]
     return clients, pages(site.pk, str(procedure.patient.uuid), str(procedure.uuid))
 
 
-def measure(client, page: Page, n: int) -> tuple[list[float], int, int]:  # type: ignore[no-untyped-def]
+def measure(client, page: Page, n: int) -> tuple[list[float], list[float], int, int]:  # type: ignore[no-untyped-def]
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     response = client.get(page.url)  # warm-up: templates, caches, the first query plans
     times: list[float] = []
+    cpu: list[float] = []  # this process's CPU only: the Python work, apart from waiting for the database
     queries = 0
     for _ in range(n):
         with CaptureQueriesContext(connection) as ctx:
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             response = client.get(page.url)
             times.append((time.perf_counter() - started) * 1000)
+            cpu.append((time.process_time() - cpu_started) * 1000)
         queries = len(ctx.captured_queries)
-    return times, queries, response.status_code
+    return times, cpu, queries, response.status_code
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -154,7 +160,7 @@ def main() -> None:
         profiler.disable()
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.top)
         return
-    print(f"{'page':<26} {'status':>6} {'p50 ms':>8} {'p95 ms':>8} {'queries':>8}")
+    print(f"{'page':<26} {'status':>6} {'p50 ms':>8} {'p95 ms':>8} {'cpu p50':>8} {'queries':>8}")
     for page in chosen:
         if args.sql:
             from django.db import connection
@@ -165,9 +171,9 @@ def main() -> None:
             print(f"--- {page.name}")
             for q in ctx.captured_queries:
                 print(f"  {q['time']}s {q['sql'][:300]}")
-        times, queries, status = measure(clients[page.who], page, args.n)
-        p50, p95 = statistics.median(times), percentile(times, 0.95)
-        print(f"{page.name:<26} {status:>6} {p50:8.1f} {p95:8.1f} {queries:>8}", flush=True)
+        times, cpu, queries, status = measure(clients[page.who], page, args.n)
+        p50, p95, cpu50 = statistics.median(times), percentile(times, 0.95), statistics.median(cpu)
+        print(f"{page.name:<26} {status:>6} {p50:8.1f} {p95:8.1f} {cpu50:8.1f} {queries:>8}", flush=True)
 
 
 if __name__ == "__main__":

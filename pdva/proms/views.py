@@ -12,15 +12,12 @@ from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from pdva.accounts.access import can, scoped, site_ids_for
 from pdva.accounts.roles import Cap
-from pdva.outcomes.definitions import PROM_BASELINE_RULE
 from pdva.proms.access import staff_required
 from pdva.proms.forms import IssueLinkForm, LabelUploadForm
-from pdva.proms.lib.scoring import VQ6_NOTE
 from pdva.proms.models import InstrumentLabelSet, PromInvitation, PromMessage
 from pdva.proms.services import links
 from pdva.proms.services.labels import INSTRUMENT_NAMES, questionnaire
@@ -139,18 +136,21 @@ def link_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 
 @staff_required(Cap.VIEW_SITE_REPORTS)
 def reports(request: HttpRequest) -> HttpResponse:
-    from pdva.proms.services.reports import prom_summary
+    from pdva.reports.services import snapshots
 
-    completion, change = prom_summary(site_ids_for(request.user, Cap.VIEW_SITE_REPORTS), timezone.localdate())
+    # A stored snapshot of the viewer's sites (computed off the request, as the report pages are).
+    site_ids = site_ids_for(request.user, Cap.VIEW_SITE_REPORTS)
+    title = "PROM completion and change from baseline"
+    if site_ids is not None and not site_ids:
+        from pdva.proms.services.reports import prom_fragment_context
+
+        empty = prom_fragment_context({"completion": [], "change": []})
+        return render(request, "proms/reports.html", {**empty, "title": title, "snapshot": None})
+    view = snapshots.latest(snapshots.prom_scope(site_ids))
     return render(
         request,
-        "proms/reports.html",
-        {
-            "completion": completion,
-            "change": change,
-            "vq6_note": VQ6_NOTE,
-            "baseline_rule": PROM_BASELINE_RULE,
-        },
+        "proms/reports.html" if view.ready else "reports/computing.html",
+        {"title": title, "snapshot": view},
     )
 
 

@@ -18,7 +18,8 @@ import datetime as dt
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -124,3 +125,27 @@ def prom_summary(
     completion = completion_rows(ids, today)
     derived = derive(load_frames(ids), today, prom_targets=current_prom_targets())
     return completion, change_rows(derived.table)
+
+
+# --- the page's stored form (pdva.reports.services.snapshots, scopes "prom:all" / "prom:<ids>") -----------
+# The page reads a snapshot computed off the request: the summary walks every follow-up item and derives
+# every procedure's PROM columns, which takes seconds on a national registry.
+
+
+def prom_context(site_ids: Iterable[int] | None, today: dt.date) -> dict[str, Any]:
+    """prom_summary as plain values, for storing."""
+    completion, change = prom_summary(site_ids, today)
+    return {"completion": [asdict(r) for r in completion], "change": [asdict(r) for r in change]}
+
+
+def prom_fragment_context(stored: dict[str, Any]) -> dict[str, Any]:
+    """The stored context back as the rows the page's template reads."""
+    from pdva.outcomes.definitions import PROM_BASELINE_RULE
+    from pdva.proms.lib.scoring import VQ6_NOTE
+
+    return {
+        "completion": [CompletionRow(**r) for r in stored["completion"]],
+        "change": [ChangeRow(**r) for r in stored["change"]],
+        "vq6_note": VQ6_NOTE,
+        "baseline_rule": PROM_BASELINE_RULE,
+    }

@@ -5,6 +5,8 @@ A scope is one report as one audience sees it:
     national                 the national benchmarking page (always suppressed)
     site:<id>                a site's governance dashboard as the site sees it
     site:<id>:suppressed     the same dashboard as national viewers see it (small counts hidden)
+    prom:all                 the PROM reports page (/prom/reports/) over every site
+    prom:<id>[,<id>...]      the same page over these sites (a viewer's sites, sorted)
 
 Pages call ``latest(scope)``: the newest stored snapshot, whether the data (or the date) has moved on since,
 and a refresh queued when it has, or when there is none yet. ``refresh_snapshot(scope_key)`` does the work
@@ -16,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +34,8 @@ from pdva.reports.models import ReportSnapshot, SnapshotRequest
 log = logging.getLogger(__name__)
 
 NATIONAL = "national"
+PROM_ALL = "prom:all"
+PROM_PREFIX = "prom:"
 JOB_KIND = "reports.refresh_snapshot"  # registered in pdva/jobs/kinds/reports.py
 KEEP_PER_SCOPE = 3  # older snapshots are pruned at each refresh
 REQUEUE_AFTER = dt.timedelta(minutes=30)  # a request older than this (a lost job) is queued again
@@ -53,6 +58,8 @@ class Scope:
     key: str
     site_id: int | None  # None: national
     suppress: bool
+    kind: str = "report"  # "report" (governance / national pages) or "prom" (the PROM reports page)
+    site_ids: tuple[int, ...] | None = None  # prom scopes: the sites (None: every site)
 
 
 def site_scope(site_id: int, *, suppress: bool) -> Scope:
@@ -63,16 +70,34 @@ def national_scope() -> Scope:
     return Scope(NATIONAL, None, True)
 
 
+def prom_scope(site_ids: Iterable[int] | None) -> Scope:
+    """The PROM reports page over these sites (None: every site)."""
+    if site_ids is None:
+        return parse_scope(PROM_ALL)
+    return parse_scope(PROM_PREFIX + ",".join(str(int(i)) for i in sorted(set(site_ids))))
+
+
 def parse_scope(key: str) -> Scope:
     if key == NATIONAL:
         return national_scope()
+    if key == PROM_ALL:
+        return Scope(key, None, False, kind="prom", site_ids=None)
+    if key.startswith(PROM_PREFIX):
+        ids = key.removeprefix(PROM_PREFIX).split(",")
+        if ids and all(i.isdigit() for i in ids):
+            site_ids = tuple(int(i) for i in ids)
+            if list(site_ids) == sorted(set(site_ids)):
+                return Scope(key, None, False, kind="prom", site_ids=site_ids)
     parts = key.split(":")
     if parts[0] == "site" and len(parts) in (2, 3) and parts[1].isdigit():
         if len(parts) == 2:
             return Scope(key, int(parts[1]), False)
         if parts[2] == "suppressed":
             return Scope(key, int(parts[1]), True)
-    raise UnknownScope(f"unknown report scope {key!r}: use 'national', 'site:<id>' or 'site:<id>:suppressed'")
+    raise UnknownScope(
+        f"unknown report scope {key!r}: use 'national', 'site:<id>', 'site:<id>:suppressed', 'prom:all' "
+        "or 'prom:<id>,<id>' (sorted site ids)"
+    )
 
 
 def _last_seq(entries: Any) -> int:
@@ -88,6 +113,10 @@ def data_version(scope: Scope) -> int:
         AuditEntry.objects.filter(object_type__in=NATIONAL_ANALYSIS_TYPES).aggregate(m=Max(F("seq") + 0))["m"]
         or 0
     )
+    if scope.kind == "prom" and scope.site_ids is not None:
+        return max(
+            [national] + [_last_seq(AuditEntry.objects.filter(analysed, site_id=i)) for i in scope.site_ids]
+        )
     if scope.site_id is None:
         return max(_last_seq(AuditEntry.objects.filter(analysed)), national)
     # Newest first along (site_id, seq): stops at the site's latest analysed change.
@@ -100,6 +129,10 @@ def today_uk() -> dt.date:
 
 def compute(scope: Scope, cutoff: dt.date) -> dict[str, Any]:
     """The report context of a scope on ``cutoff`` (the expensive part: the whole endpoint analysis)."""
+    if scope.kind == "prom":
+        from pdva.proms.services.reports import prom_context
+
+        return prom_context(None if scope.site_ids is None else list(scope.site_ids), cutoff)
     if scope.site_id is None:
         from pdva.reports.services.national import national_report
 
@@ -116,6 +149,7 @@ def compute(scope: Scope, cutoff: dt.date) -> dict[str, Any]:
 FRAGMENTS = {
     "site": {"intro": "reports/_dashboard_intro.html", "body": "reports/_dashboard_body.html"},
     "national": {"intro": "reports/_national_intro.html", "body": "reports/_national_body.html"},
+    "prom": {"body": "proms/_reports_body.html"},
 }
 
 
@@ -126,6 +160,11 @@ def render_fragments(scope: Scope, context: dict[str, Any]) -> dict[str, str]:
 
     from pdva.reports.services.common import sap_context
 
+    if scope.kind == "prom":
+        from pdva.proms.services.reports import prom_fragment_context
+
+        full = prom_fragment_context(context)
+        return {name: render_to_string(t, full) for name, t in FRAGMENTS["prom"].items()}
     templates = FRAGMENTS["national" if scope.site_id is None else "site"]
     full = {**context, "sap": sap_context()}
     if scope.site_id is not None:
