@@ -281,7 +281,7 @@ def _cron(name: str, cron: str) -> str:
 
 
 def _job_crons(raw: str) -> dict[str, str]:
-    """PDVA_JOBS_CRON="followup.daily_run=30 1 * * *;reports.quarterly=0 6 2 1,4,7,10 *" (UTC)."""
+    """PDVA_JOBS_CRON="followup.daily_run=30 1 * * *;reports.quarterly=0 6 16 1,4,7,10 *" (UTC)."""
     crons = {}
     for part in filter(None, (p.strip() for p in raw.split(";"))):
         kind, _, cron = part.partition("=")
