@@ -25,6 +25,7 @@ from pdva.api.auth import TokenAuth
 from pdva.api.errors import ERROR_RESPONSES, ApiError, body
 from pdva.audit.context import audit_context
 from pdva.audit.models import AuditEntry, ConcurrentEdit, ReasonRequired
+from pdva.core.paging import CountedRows
 from pdva.followup.lib.schedule import Status
 from pdva.registry import models as m
 
@@ -385,7 +386,8 @@ class WorklistFilter(SiteFilter):
 @acting(Cap.VIEW_CLINICAL)
 def followup_worklist(request: HttpRequest, filters: Query[WorklistFilter]) -> Any:
     from pdva.followup.lib.schedule import Status
-    from pdva.followup.services.items import followup_items
+    from pdva.followup.services.worklist import count as engine_count
+    from pdva.followup.services.worklist import worklist as engine_worklist
 
     allowed = {str(x) for x in Status}
     unknown = [x for x in filters.status if x not in allowed]
@@ -394,26 +396,37 @@ def followup_worklist(request: HttpRequest, filters: Query[WorklistFilter]) -> A
             422, "invalid_request", "unknown status", fields={"status": [f"unknown: {', '.join(unknown)}"]}
         )
     site_ids = _site_ids(request, Cap.VIEW_CLINICAL, filters.site)
-    codes = dict(m.Site.objects.values_list("id", "ods_code"))
-    items = followup_items(site_ids, dt.date.today(), statuses=filters.status)
-    return [
-        {
-            "procedure": item.procedure_uuid,
-            "patient_registry_id": item.patient_registry_id,
-            "site": codes.get(item.site_id, ""),
-            "index_limb": item.index_limb,
-            "procedure_date": item.procedure_date,
-            "timepoint": item.timepoint,
-            "year": item.year,
-            "label": item.label,
-            "window_start": item.window_start,
-            "due_date": item.due_date,
-            "window_end": item.window_end,
-            "status": item.status,
-            "visit_date": item.visit_date,
-        }
-        for item in sorted(items, key=lambda i: (i.due_date, i.procedure_uuid, i.timepoint, i.year or 0))
-    ]
+    # The stored statuses (pdva.followup, kept by the daily run and by saves), counted and sliced in the
+    # database: computing every time point of the sites per request grew with the cohort.
+    today = dt.date.today()
+    rows = engine_worklist(site_ids, today, filters.status)
+    return _WorklistPage(rows, engine_count(site_ids, today, filters.status))
+
+
+class _WorklistPage(CountedRows):
+    """The stored worklist rows, one page turned into the API's items (labels in one query per page)."""
+
+    def __getitem__(self, index: Any) -> Any:
+        from pdva.followup.services.worklist import as_items
+
+        return [
+            {
+                "procedure": item.procedure_uuid,
+                "patient_registry_id": item.patient_registry_id,
+                "site": item.site_ods_code,
+                "index_limb": item.index_limb,
+                "procedure_date": item.procedure_date,
+                "timepoint": item.timepoint,
+                "year": item.year,
+                "label": item.label,
+                "window_start": item.window_start,
+                "due_date": item.due_date,
+                "window_end": item.window_end,
+                "status": item.status,
+                "visit_date": item.visit_date,
+            }
+            for item in as_items(self.rows[index])
+        ]
 
 
 def _site_ids(request: HttpRequest, cap: Cap, site: str | None) -> list[int]:
