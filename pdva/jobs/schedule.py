@@ -51,7 +51,7 @@ DEFAULTS = (
     Periodic(
         "reports.quarterly",
         # The 15th, not the 1st: two weeks for the quarter's last procedures to have their early data entered.
-        "0 7 15 1,4,7,10 *",
+        "0 6 15 1,4,7,10 *",
         "Quarterly governance reports: the last complete quarter's PDF emailed to each site's governance lead",
     ),
     Periodic("jobs.cleanup", "15 3 * * *", "Delete job result files older than PDVA_JOBS_RESULT_HOURS"),
