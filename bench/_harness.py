@@ -510,7 +510,8 @@ def pg_query(db: Database, sql: str, params: Sequence[Any] | None = None) -> lis
     import psycopg
 
     with psycopg.connect(db.url, autocommit=True, connect_timeout=10) as conn:
-        return list(conn.execute(sql, params).fetchall())
+        cursor = conn.execute(sql, params)
+        return list(cursor.fetchall()) if cursor.description is not None else []  # ANALYZE returns no rows
 
 
 def pg_table_counts(db: Database) -> dict[str, int]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 
 from locust import HttpUser, between, task
 
@@ -17,15 +16,24 @@ CONFIG = json.loads(open(os.environ["BENCH_LOAD_CONFIG"], encoding="utf-8").read
 THINK = float(os.environ.get("BENCH_LOAD_THINK_MIN", "1")), float(os.environ.get("BENCH_LOAD_THINK_MAX", "3"))
 
 
+ROLES = sorted(CONFIG["sessions"])  # alice (site clinician), auditor, datamanager
+
+
 class Staff(HttpUser):
+    """Each journey is one role's round of pages; the roles take turns (each simulated user starts at a
+    different one), so even a single user's phase times every page."""
+
     wait_time = between(*THINK)
+    started = 0  # simulated users started so far (class-wide): where each one's turn begins
 
     def on_start(self) -> None:
-        self.who = random.choice(list(CONFIG["sessions"]))
-        self.client.cookies.set(CONFIG["cookie_name"], CONFIG["sessions"][self.who])
+        self.turn = Staff.started
+        Staff.started += 1
 
-    def page(self, url: str, name: str) -> None:
-        with self.client.get(url, name=name, allow_redirects=False, catch_response=True) as resp:
+    def page(self, url: str, name: str, **headers: str) -> None:
+        with self.client.get(
+            url, name=name, headers=headers or None, allow_redirects=False, catch_response=True
+        ) as resp:
             if resp.status_code != 200:
                 resp.failure(f"{self.who}: HTTP {resp.status_code}")
 
@@ -33,6 +41,9 @@ class Staff(HttpUser):
     def journey(self) -> None:
         c = CONFIG
         site = c["site_id"]
+        self.who = ROLES[self.turn % len(ROLES)]
+        self.turn += 1
+        self.client.cookies.set(c["cookie_name"], c["sessions"][self.who])
         self.page("/", "home")
         if self.who == "auditor":
             self.page("/reports/national/", "reports national")
@@ -40,6 +51,7 @@ class Staff(HttpUser):
             self.page("/reports/", "reports index")
             return
         self.page("/cases/", "capture patients")
+        self.page("/cases/?q=smith", "capture patients search")
         self.page("/cases/worklist/", "capture worklist")
         self.page(f"/cases/patients/{c['patient']}/", "patient page")
         self.page(f"/cases/case/{c['case']}/", "case page")
@@ -51,3 +63,9 @@ class Staff(HttpUser):
         if self.who == "datamanager":
             self.page("/exports/", "exports")
             self.page("/prom/reports/", "prom reports")
+        else:  # the clinician's systems read the API with her token (no session cookie)
+            self.client.cookies.clear()
+            bearer = {"Authorization": f"Bearer {c['api_token']}"}
+            self.page("/api/v1/patients", "api patients", **bearer)
+            self.page("/api/v1/procedures", "api procedures", **bearer)
+            self.page("/api/v1/worklists/followups", "api followup worklist", **bearer)
