@@ -71,7 +71,9 @@ def test_a_record_failing_a_newer_rule_can_still_be_removed(site_a):
 
     reintervention = ReinterventionFactory(procedure__patient__site=site_a)
     with connection.cursor() as cursor:  # as if a rule had been added after the record was entered
-        cursor.execute("UPDATE registry_reintervention SET modalities = %s WHERE id = %s", ["[]", reintervention.pk])
+        cursor.execute(
+            "UPDATE registry_reintervention SET modalities = %s WHERE id = %s", ["[]", reintervention.pk]
+        )
     stale = Reintervention.objects.get(pk=reintervention.pk)
     with audit_context(label="test"):
         stale.notes = "edited"
@@ -80,4 +82,6 @@ def test_a_record_failing_a_newer_rule_can_still_be_removed(site_a):
         stale = Reintervention.objects.get(pk=reintervention.pk)
         stale.soft_delete(reason="entered in error")
     assert Reintervention.objects.alive().filter(pk=reintervention.pk).count() == 0
-    assert AuditEntry.objects.filter(action="registry.reintervention.deleted", object_id=str(stale.pk)).exists()
+    assert AuditEntry.objects.filter(
+        action="registry.reintervention.deleted", object_id=str(stale.pk)
+    ).exists()
