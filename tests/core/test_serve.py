@@ -83,10 +83,12 @@ class Served:
         return lines
 
 
-def fetch(port: int, path: str, headers: dict[str, str] | None = None, method: str = "GET"):  # type: ignore[no-untyped-def]
+def fetch(
+    port: int, path: str, headers: dict[str, str] | None = None, method: str = "GET", body: str | None = None
+):  # type: ignore[no-untyped-def]
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     try:
-        conn.request(method, path, headers=headers or {})
+        conn.request(method, path, body=body, headers=headers or {})
         response = conn.getresponse()
         return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
     finally:
