@@ -16,7 +16,8 @@ cases' completeness and computing every report snapshot, as the worker keeps the
 
 - single user (no think time): every page p95 < 150 ms;
 - 50 users (1-3 s think time): 0 errors and every page p95 < 500 ms;
-- the quarterly PDF requested from the web (it enqueues a job): < 200 ms (slowest of 5).
+- the quarterly PDF requested from the web (it enqueues a job): < 200 ms (slowest of 5);
+- every follow-up visit the clinician's journey saved through the web form is a new, audited row.
 
 The server is stopped and the database dropped at the end, also on failure. The machine has 2 shared cores:
 locust itself runs on them, so concurrent numbers are inflated by the load generator.
@@ -64,6 +65,8 @@ PAGES = (
     "capture worklist",
     "patient page",
     "case page",
+    "followup visit form",
+    "save followup visit",
     "followup worklist",
     "followup compliance",
     "reports site dashboard",
@@ -80,6 +83,7 @@ PAGES = (
 )
 
 MAKE_USERS = """
+import datetime
 import json
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -107,9 +111,23 @@ with audit_context(label="system:bench", reason="benchmark: load-test users"):
     from pdva.api.models import ApiToken
     _, api_token = ApiToken.issue(get_user_model().objects.get(username="bench-alice"), "load test", days=1)
 procedure = Procedure.objects.filter(patient__site=site).order_by("pk").first()
+# Cases the clinician adds follow-up visits to: live cases of living patients at her site, done a month or
+# more ago (so visit dates can vary), not the timed "case page" (its visit list would grow during the run).
+visit_cases = []
+candidates = (Procedure.objects.alive().filter(patient__site=site, patient__deleted_at__isnull=True,
+              procedure_date__lte=datetime.date.today() - datetime.timedelta(days=30))
+              .exclude(pk=procedure.pk).select_related("patient").order_by("pk"))
+for case in candidates[:200]:
+    if case.patient.date_of_death is None:
+        visit_cases.append({"uuid": str(case.uuid), "procedure_date": case.procedure_date.isoformat()})
+    if len(visit_cases) == 20:
+        break
+if not visit_cases:
+    raise SystemExit("no live case of a living patient at the clinician's site to add follow-up visits to")
 print("BENCH " + json.dumps({"cookie_name": settings.SESSION_COOKIE_NAME, "sessions": sessions,
       "api_token": api_token, "site_id": site.pk, "patient": str(procedure.patient.uuid),
-      "case": str(procedure.uuid)}))
+      "case": str(procedure.uuid), "csrf_cookie_name": settings.CSRF_COOKIE_NAME,
+      "visit_cases": visit_cases}))
 """
 
 
@@ -212,6 +230,30 @@ def record_phase(
     for name in PAGES:
         if name not in answered:
             report.target(f"{phase}: {name} p95", None, p95_limit, "ms", "<", note="no request completed")
+
+
+def saved_visits(rows: list[dict[str, str]]) -> int:
+    return sum(
+        int(r["Request Count"]) - int(r["Failure Count"]) for r in rows if r["Name"] == "save followup visit"
+    )
+
+
+def check_saved_visits(report: Report, db: Database, before_id: int, saved: int) -> None:
+    """Every visit the journeys saved is a new row, and every new row has its audit entry (the web path,
+    nothing bypassed). There may be more rows than counted saves: a journey stopped at the end of a phase
+    after its POST was sent is never told the answer."""
+    rows = pg_query(db, "SELECT count(*) FROM registry_followupvisit WHERE id > %s", [before_id])[0][0]
+    audited = pg_query(
+        db,
+        "SELECT count(DISTINCT object_id) FROM audit_auditentry WHERE action = 'registry.followupvisit.created' "
+        "AND object_id::bigint > %s",
+        [before_id],
+    )[0][0]
+    report.info(
+        f"follow-up visits saved by the journeys: {saved}; new rows {rows}; audited creations {audited}"
+    )
+    report.target("saved visits not stored", max(0, saved - rows), 0, "", "<=")
+    report.target("new visits without an audit entry", rows - audited, 0, "", "<=")
 
 
 def time_pdf_request(base: str, config: dict, repeats: int = 5) -> tuple[float, str]:
@@ -330,10 +372,13 @@ def main(quick: bool, report: Report) -> None:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        visits_before = pg_query(db, "SELECT coalesce(max(id), 0) FROM registry_followupvisit")[0][0]
+        saved = 0  # follow-up visits the clinician's journey saved (redirected to the case page)
         try:
             wait_ready(base, server)
             rows = run_locust(ws, base, config_path, "single", 1, max(20, seconds // 3), (0.0, 0.0))
             record_phase(report, "1 user", rows, SINGLE_P95_MS, errors=False)
+            saved += saved_visits(rows)
             try:  # on the idle server, before the concurrent phase leaves a backlog behind
                 pdf_ms, job_page = time_pdf_request(base, config)
                 why = ""
@@ -353,6 +398,8 @@ def main(quick: bool, report: Report) -> None:
                     report.info(f"worker log tail:\n{tail}")
             rows = run_locust(ws, base, config_path, "concurrent", users, seconds, (1.0, 3.0))
             record_phase(report, f"{users} users", rows, CONCURRENT_P95_MS, errors=True)
+            saved += saved_visits(rows)
+            check_saved_visits(report, db, visits_before, saved)
         finally:
             stop(server)
             stop(worker)
