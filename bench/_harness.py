@@ -253,6 +253,37 @@ class Run:
             raise RuntimeError(f"{' '.join(self.argv[:4])} failed ({self.why()})\n{self.stderr[-3000:]}")
         return self
 
+    def describe(self) -> str:
+        """Wall, CPU and peak memory, for a report line."""
+        state = "" if self.ok else f" [{self.why()}]"
+        return f"{self.wall_s:.1f} s wall, {self.cpu_s:.1f} s CPU, {self.max_rss_mb:.0f} MB peak RSS{state}"
+
+
+FULL_PATIENTS = 50_000  # the national scale the targets are stated at
+
+
+@dataclass(frozen=True)
+class Scale:
+    """The cohort a benchmark seeds: the quick or the national default, each part overridable by
+    ``<PREFIX>_SITES``, ``<PREFIX>_PATIENTS`` and ``<PREFIX>_YEARS``."""
+
+    sites: int
+    patients: int
+    years: int
+
+    @classmethod
+    def chosen(cls, env_prefix: str, quick: bool, quick_default: Scale) -> Scale:
+        default = quick_default if quick else cls(30, FULL_PATIENTS, 8)
+        return cls(
+            int(os.environ.get(f"{env_prefix}_SITES", default.sites)),
+            int(os.environ.get(f"{env_prefix}_PATIENTS", default.patients)),
+            int(os.environ.get(f"{env_prefix}_YEARS", default.years)),
+        )
+
+    @property
+    def full(self) -> bool:
+        return self.patients >= FULL_PATIENTS
+
 
 def last_message(output: str) -> str:
     """The line that says what went wrong: the last unindented ``Something: text`` line (a traceback's

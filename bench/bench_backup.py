@@ -25,46 +25,28 @@ The raw times are printed as well.
 
 from __future__ import annotations
 
-import os
 import re
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._harness import Database, Report, Run, Workspace, best, cli, pg_query, run_command  # noqa: E402
+from bench._harness import (  # noqa: E402
+    Database,
+    Report,
+    Run,
+    Scale,
+    Workspace,
+    best,
+    cli,
+    pg_query,
+    run_command,
+)
 
-FULL_PATIENTS = 50_000
 RATIO = 5.0
 MEMORY_MB = 1024.0
 COUNTED = ("audit_auditentry", "registry_patient", "registry_procedure")
-
-
-@dataclass(frozen=True)
-class Scale:
-    sites: int
-    patients: int
-    years: int
-
-    @classmethod
-    def chosen(cls, quick: bool) -> Scale:
-        default = cls(3, 1000, 5) if quick else cls(30, FULL_PATIENTS, 8)
-        return cls(
-            int(os.environ.get("BENCH_BACKUP_SITES", default.sites)),
-            int(os.environ.get("BENCH_BACKUP_PATIENTS", default.patients)),
-            int(os.environ.get("BENCH_BACKUP_YEARS", default.years)),
-        )
-
-    @property
-    def full(self) -> bool:
-        return self.patients >= FULL_PATIENTS
-
-
-def describe(run: Run) -> str:
-    state = "" if run.ok else f" [{run.why()}]"
-    return f"{run.wall_s:.1f} s wall, {run.cpu_s:.1f} s CPU, {run.max_rss_mb:.0f} MB peak RSS{state}"
 
 
 def counts(db: Database) -> dict[str, int]:
@@ -79,12 +61,12 @@ class BackupBench:
 
     def pdva(self, label: str, args: list[str], db: Database, *, timeout: float = 7200) -> Run:
         run = self.ws.pdva(args, db, timeout=timeout)
-        self.report.info(f"{label}: {describe(run)}")
+        self.report.info(f"{label}: {run.describe()}")
         return run
 
     def tool(self, label: str, argv: list[str | Path]) -> Run:
         run = run_command([str(a) for a in argv], timeout=7200)
-        self.report.info(f"{label}: {describe(run)}")
+        self.report.info(f"{label}: {run.describe()}")
         return run
 
     def ratio(self, name: str, run: Run, fixed_s: float, baseline: Run) -> None:
@@ -188,7 +170,7 @@ class BackupBench:
 
 def main(quick: bool, report: Report) -> None:
     with Workspace("backup") as ws:
-        BackupBench(ws, report, Scale.chosen(quick)).run()
+        BackupBench(ws, report, Scale.chosen("BENCH_BACKUP", quick, Scale(3, 1000, 5))).run()
 
 
 if __name__ == "__main__":

@@ -37,21 +37,21 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import sys
 import traceback
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench._harness import (  # noqa: E402
+    FULL_PATIENTS,
     Database,
     Report,
     Run,
+    Scale,
     Workspace,
     best,
     cli,
@@ -63,7 +63,6 @@ from bench._harness import (  # noqa: E402
     scaled_limit,
 )
 
-FULL_PATIENTS = 50_000
 STARTUP_CPU_S = 2.0
 MEMORY_MB = 1024.0
 DRY_RUN_EXTRA_MB = 256.0
@@ -92,31 +91,6 @@ CREATE_ADMIN = f"""
 from django.contrib.auth import get_user_model
 get_user_model().objects.create_superuser({ADMIN!r}, password=None)
 """
-
-
-@dataclass(frozen=True)
-class Scale:
-    sites: int
-    patients: int
-    years: int
-
-    @classmethod
-    def chosen(cls, quick: bool) -> Scale:
-        default = cls(3, 500, 8) if quick else cls(30, FULL_PATIENTS, 8)
-        return cls(
-            int(os.environ.get("BENCH_INGEST_SITES", default.sites)),
-            int(os.environ.get("BENCH_INGEST_PATIENTS", default.patients)),
-            int(os.environ.get("BENCH_INGEST_YEARS", default.years)),
-        )
-
-    @property
-    def full(self) -> bool:
-        return self.patients >= FULL_PATIENTS
-
-
-def describe(run: Run) -> str:
-    state = "" if run.ok else f" [{run.why()}]"
-    return f"{run.wall_s:.1f} s wall, {run.cpu_s:.1f} s CPU, {run.max_rss_mb:.0f} MB peak RSS{state}"
 
 
 class IngestBench:
@@ -151,7 +125,7 @@ class IngestBench:
         self, label: str, args: list[str], db: Database, *, timeout: float | None = None, **env: str
     ) -> Run:
         run = self.ws.pdva(args, db, timeout=timeout, **env)
-        self.report.info(f"{label}: {describe(run)}")
+        self.report.info(f"{label}: {run.describe()}")
         return run
 
     def time_target(self, name: str, run: Run, limit_s: float) -> None:
@@ -318,7 +292,7 @@ class IngestBench:
         )
         rows = sum(pg_table_counts(floor_db).values()) if run.ok else 0
         self.report.info(
-            f"floor: psql \\copy FROM of {rows:,} rows ({size / 1e6:.1f} MB) in {len(order)} tables: {describe(run)}"
+            f"floor: psql \\copy FROM of {rows:,} rows ({size / 1e6:.1f} MB) in {len(order)} tables: {run.describe()}"
         )
         self.ws.drop(floor_db)
         return run
@@ -329,7 +303,7 @@ class IngestBench:
         dump_file = self.ws.path("registry.pgc")
         dump = run_command(["pg_dump", "-Fc", "-f", dump_file, "-d", source.libpq_url])
         self.report.info(
-            f"pg_dump -Fc: {describe(dump)}; {dump_file.stat().st_size / 1e6:.1f} MB"
+            f"pg_dump -Fc: {dump.describe()}; {dump_file.stat().st_size / 1e6:.1f} MB"
             if dump.ok
             else f"pg_dump failed: {dump.why()}"
         )
@@ -339,7 +313,7 @@ class IngestBench:
 
         pg_target = self.ws.pg("pgrestore")
         pg_restore = run_command(["pg_restore", "-d", pg_target.libpq_url, dump_file])
-        self.report.info(f"pg_restore: {describe(pg_restore)}")
+        self.report.info(f"pg_restore: {pg_restore.describe()}")
         self.ws.drop(pg_target)
         files = sorted(folder.iterdir(), key=lambda p: p.stat().st_mtime)
         if not backup.ok or not files:
@@ -486,7 +460,7 @@ class IngestBench:
 
 def main(quick: bool, report: Report) -> None:
     with Workspace("ingest") as ws:
-        IngestBench(ws, report, Scale.chosen(quick)).run()
+        IngestBench(ws, report, Scale.chosen("BENCH_INGEST", quick, Scale(3, 500, 8))).run()
 
 
 if __name__ == "__main__":

@@ -37,7 +37,6 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 from bench._harness import (  # noqa: E402
     Database,
     Report,
+    Scale,
     Workspace,
     cli,
     pdva_command,
@@ -129,22 +129,6 @@ print("BENCH " + json.dumps({"cookie_name": settings.SESSION_COOKIE_NAME, "sessi
       "case": str(procedure.uuid), "csrf_cookie_name": settings.CSRF_COOKIE_NAME,
       "visit_cases": visit_cases}))
 """
-
-
-@dataclass(frozen=True)
-class Scale:
-    sites: int
-    patients: int
-    years: int
-
-    @classmethod
-    def chosen(cls, quick: bool) -> Scale:
-        default = cls(3, 300, 8) if quick else cls(30, 50_000, 8)
-        return cls(
-            int(os.environ.get("BENCH_LOAD_SITES", default.sites)),
-            int(os.environ.get("BENCH_LOAD_PATIENTS", default.patients)),
-            int(os.environ.get("BENCH_LOAD_YEARS", default.years)),
-        )
 
 
 def free_port() -> int:
@@ -304,7 +288,7 @@ def wait_pdf_ready(base: str, config: dict, job_page: str, limit_s: float = 600.
 
 
 def main(quick: bool, report: Report) -> None:
-    scale = Scale.chosen(quick)
+    scale = Scale.chosen("BENCH_LOAD", quick, Scale(3, 300, 8))
     users = int(os.environ.get("BENCH_LOAD_USERS", 50))
     seconds = int(os.environ.get("BENCH_LOAD_SECONDS", 60 if quick else 180))
     report.info(f"load: {scale.sites} sites, {scale.patients} patients, {scale.years} years; {users} users")
