@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
+import zipfile
 
 import pytest
 
@@ -41,3 +44,31 @@ def wipe_registry() -> None:
             cursor.execute(f"DELETE FROM {spec.model._meta.db_table}")  # noqa: S608 - fixed table names
             if spec.name == "operators":
                 cursor.execute(f"DELETE FROM {Membership._meta.db_table}")
+
+
+def full_export(manager, tmp_path):  # type: ignore[no-untyped-def]
+    """The manager's full export (a zip of one CSV per table)."""
+    from pdva.audit.context import audit_context
+    from pdva.exports.services import run_export
+
+    with audit_context(manager):
+        return run_export("full", manager, tmp_path / "full.zip").path
+
+
+def rewrite_export(src, dst, edits):  # type: ignore[no-untyped-def]
+    """Copy a full export, changing rows of some tables: ``edits`` maps a table to ``edit(rows)``."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for name in zin.namelist():
+            data = zin.read(name)
+            table = name.removesuffix(".csv")
+            if table in edits:
+                rows = list(csv.DictReader(io.StringIO(data.decode())))
+                header = list(rows[0])
+                edits[table](rows)
+                buffer = io.StringIO()
+                writer = csv.DictWriter(buffer, fieldnames=header, lineterminator="\n")
+                writer.writeheader()
+                writer.writerows(rows)
+                data = buffer.getvalue().encode()
+            zout.writestr(name, data)
+    return dst

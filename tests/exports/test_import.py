@@ -12,41 +12,16 @@ import zipfile
 import pytest
 from django.core.management import CommandError, call_command
 
-from pdva.audit.context import audit_context
 from pdva.audit.models import AuditEntry
 from pdva.audit.verify import verify_chain
 from pdva.exports.importer import ImportRefused, import_path
 from pdva.exports.models import ImportBatch
-from pdva.exports.services import run_export
 from pdva.registry.models import FollowUpVisit, Patient, Procedure
-from tests.exports.conftest import wipe_registry
-
-
-def _full(manager, tmp_path):  # type: ignore[no-untyped-def]
-    with audit_context(manager):
-        return run_export("full", manager, tmp_path / "full.zip").path
-
-
-def _rewrite(src, dst, table, edit):  # type: ignore[no-untyped-def]
-    """Copy a full export, changing rows of one table with ``edit(rows)``."""
-    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
-        for name in zin.namelist():
-            data = zin.read(name)
-            if name == f"{table}.csv":
-                rows = list(csv.DictReader(io.StringIO(data.decode())))
-                header = list(rows[0])
-                edit(rows)
-                buffer = io.StringIO()
-                writer = csv.DictWriter(buffer, fieldnames=header, lineterminator="\n")
-                writer.writeheader()
-                writer.writerows(rows)
-                data = buffer.getvalue().encode()
-            zout.writestr(name, data)
-    return dst
+from tests.exports.conftest import full_export, rewrite_export, wipe_registry
 
 
 def test_dry_run_reports_and_changes_nothing(cohort, manager, sam, tmp_path):
-    path = _full(manager, tmp_path)
+    path = full_export(manager, tmp_path)
     wipe_registry()
     entries = AuditEntry.objects.count()
     report = import_path(path, user=sam, dry_run=True)
@@ -57,14 +32,14 @@ def test_dry_run_reports_and_changes_nothing(cohort, manager, sam, tmp_path):
 
 
 def test_bad_rows_are_reported_with_file_row_and_field_and_nothing_is_saved(cohort, manager, sam, tmp_path):
-    path = _full(manager, tmp_path)
+    path = full_export(manager, tmp_path)
 
     def damage(rows):  # type: ignore[no-untyped-def]
         rows[0]["circuit_patency"] = "wobbly"
         rows[1]["visit_date"] = "2024-13-45"
         rows[2]["visit_date"] = "1990-01-01"  # before the index procedure: the model's own rule
 
-    bad = _rewrite(path, tmp_path / "bad.zip", "followups", damage)
+    bad = rewrite_export(path, tmp_path / "bad.zip", {"followups": damage})
     wipe_registry()
     report = import_path(bad, user=sam)
     assert not report.ok and not report.committed
@@ -81,7 +56,7 @@ def test_bad_rows_are_reported_with_file_row_and_field_and_nothing_is_saved(coho
 
 
 def test_importing_records_already_present_is_refused(cohort, manager, sam, tmp_path):
-    path = _full(manager, tmp_path)
+    path = full_export(manager, tmp_path)
     report = import_path(path, user=sam)
     assert not report.ok
     assert any("already in the registry" in p.problem for p in report.problems)
@@ -90,7 +65,7 @@ def test_importing_records_already_present_is_refused(cohort, manager, sam, tmp_
 def test_only_admins_or_data_managers_of_every_site_in_the_file_may_import(
     cohort, manager, alice, rita, tmp_path
 ):
-    path = _full(manager, tmp_path)
+    path = full_export(manager, tmp_path)
     for user in (alice, rita):
         with pytest.raises(ImportRefused):
             import_path(path, user=user, dry_run=True)
@@ -118,7 +93,7 @@ def test_commands_export_and_import(cohort, manager, sam, tmp_path, capsys):
 
 
 def test_a_single_dictionary_csv_can_be_imported(cohort, manager, sam, tmp_path):
-    path = _full(manager, tmp_path)
+    path = full_export(manager, tmp_path)
     with zipfile.ZipFile(path) as zf:
         (tmp_path / "sites.csv").write_bytes(zf.read("sites.csv"))
     wipe_registry()
@@ -143,7 +118,7 @@ def _registry_counts() -> dict[str, int]:
 def test_import_writes_every_record_with_its_audit_entry_and_the_chain_verifies(
     cohort, manager, sam, tmp_path
 ):
-    path = _full(manager, tmp_path)
+    path = full_export(manager, tmp_path)
     wipe_registry()
     report = import_path(path, user=sam)
     assert report.ok and report.committed, report.as_csv()
@@ -163,7 +138,7 @@ def test_import_writes_every_record_with_its_audit_entry_and_the_chain_verifies(
 
 
 def test_the_same_file_is_refused_a_second_time_naming_who_loaded_it_and_when(cohort, manager, sam, tmp_path):
-    path = _full(manager, tmp_path)
+    path = full_export(manager, tmp_path)
     wipe_registry()
     assert import_path(path, user=sam).committed
     counts, entries = _registry_counts(), AuditEntry.objects.count()
@@ -177,7 +152,7 @@ def test_the_same_file_is_refused_a_second_time_naming_who_loaded_it_and_when(co
 
 
 def test_a_bad_line_in_the_middle_saves_nothing_and_the_error_names_the_line(cohort, manager, sam, tmp_path):
-    path = _full(manager, tmp_path)
+    path = full_export(manager, tmp_path)
     proms = _rows(path, "proms")
     middle = len(proms) // 2
     visits = _rows(path, "followups")
@@ -193,7 +168,7 @@ def test_a_bad_line_in_the_middle_saves_nothing_and_the_error_names_the_line(coh
         ("proms", bad_date, middle + 2, "completed_date", "invalid date"),
         ("followups", before_procedure, mid_visit + 2, "visit_date", "before the index procedure"),
     ):
-        bad = _rewrite(path, tmp_path / f"bad-{table}.zip", table, damage)
+        bad = rewrite_export(path, tmp_path / f"bad-{table}.zip", {table: damage})
         wipe_registry()
         entries = AuditEntry.objects.count()
         report = import_path(bad, user=sam)
@@ -209,7 +184,7 @@ def test_a_bad_line_in_the_middle_saves_nothing_and_the_error_names_the_line(coh
 
 
 def test_a_dry_run_writes_nothing_and_finds_what_the_real_run_finds(cohort, manager, sam, tmp_path):
-    path = _full(manager, tmp_path)
+    path = full_export(manager, tmp_path)
     procedures = _rows(path, "procedures")
     deaths = _rows(path, "deaths")
     visits = _rows(path, "followups")
@@ -231,8 +206,8 @@ def test_a_dry_run_writes_nothing_and_finds_what_the_real_run_finds(cohort, mana
         row = next(r for r in rows if r["patient"] == dead)
         row["procedure"], row["visit"] = other_procedure, ""
 
-    bad = _rewrite(path, tmp_path / "step1.zip", "deaths", death_before_a_visit)
-    bad = _rewrite(bad, tmp_path / "bad.zip", "proms", prom_of_another_patients_procedure)
+    bad = rewrite_export(path, tmp_path / "step1.zip", {"deaths": death_before_a_visit})
+    bad = rewrite_export(bad, tmp_path / "bad.zip", {"proms": prom_of_another_patients_procedure})
     wipe_registry()
     entries = AuditEntry.objects.count()
     dry = import_path(bad, user=sam, dry_run=True)
@@ -248,12 +223,12 @@ def test_a_dry_run_writes_nothing_and_finds_what_the_real_run_finds(cohort, mana
 
 
 def test_a_uuid_twice_in_the_file_is_reported_on_its_second_line(cohort, manager, sam, tmp_path):
-    path = _full(manager, tmp_path)
+    path = full_export(manager, tmp_path)
 
     def repeat(rows):  # type: ignore[no-untyped-def]
         rows[3]["uuid"] = rows[1]["uuid"]
 
-    bad = _rewrite(path, tmp_path / "twice.zip", "medications", repeat)
+    bad = rewrite_export(path, tmp_path / "twice.zip", {"medications": repeat})
     wipe_registry()
     report = import_path(bad, user=sam, dry_run=True)
     assert [(p.file, p.row, p.field) for p in report.problems] == [("medications.csv", 5, "uuid")]
@@ -264,7 +239,7 @@ def test_records_are_looked_up_per_chunk_not_per_row(cohort, manager, sam, tmp_p
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    path = _full(manager, tmp_path)
+    path = full_export(manager, tmp_path)
     wipe_registry()
     with CaptureQueriesContext(connection) as queries:
         report = import_path(path, user=sam, dry_run=True)
@@ -275,7 +250,7 @@ def test_records_are_looked_up_per_chunk_not_per_row(cohort, manager, sam, tmp_p
 
 
 def test_progress_counts_every_row_of_the_file(cohort, manager, sam, tmp_path):
-    path = _full(manager, tmp_path)
+    path = full_export(manager, tmp_path)
     wipe_registry()
     calls: list[tuple[int, int]] = []
     report = import_path(
@@ -292,7 +267,7 @@ def test_a_data_manager_cannot_reach_records_of_another_site_through_a_file(coho
     """The file names the manager's own site, but one visit points at a procedure of the other site."""
     theirs = Procedure.objects.filter(patient__site=cohort[1]).first()
     assert theirs is not None
-    path = _full(manager, tmp_path)
+    path = full_export(manager, tmp_path)
     wipe_ours = tmp_path / "dir"
     wipe_ours.mkdir()
     with zipfile.ZipFile(path) as zf:

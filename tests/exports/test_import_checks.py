@@ -11,47 +11,21 @@ import zipfile
 
 import pytest
 
-from pdva.audit.context import audit_context
 from pdva.exports.import_base import MEMO_SIZE, remembering_parser
 from pdva.exports.importer import import_path
-from pdva.exports.services import run_export
 from pdva.registry import models as m
-from tests.exports.conftest import wipe_registry
-
-
-def _full(manager, tmp_path):  # type: ignore[no-untyped-def]
-    with audit_context(manager):
-        return run_export("full", manager, tmp_path / "full.zip").path
-
-
-def _rewrite(src, dst, edits):  # type: ignore[no-untyped-def]
-    """Copy a full export, changing rows of some tables: ``edits`` maps a table to ``edit(rows)``."""
-    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
-        for name in zin.namelist():
-            data = zin.read(name)
-            table = name.removesuffix(".csv")
-            if table in edits:
-                rows = list(csv.DictReader(io.StringIO(data.decode())))
-                header = list(rows[0])
-                edits[table](rows)
-                buffer = io.StringIO()
-                writer = csv.DictWriter(buffer, fieldnames=header, lineterminator="\n")
-                writer.writeheader()
-                writer.writerows(rows)
-                data = buffer.getvalue().encode()
-            zout.writestr(name, data)
-    return dst
+from tests.exports.conftest import full_export, rewrite_export, wipe_registry
 
 
 def test_a_bad_value_repeated_on_many_lines_is_reported_on_every_line(cohort, manager, sam, tmp_path):
-    path = _full(manager, tmp_path)
+    path = full_export(manager, tmp_path)
 
     def damage(rows):  # type: ignore[no-untyped-def]
         for row in rows[:3]:
             row["circuit_patency"] = "wobbly"  # the same bad text three times: never remembered as good
         rows[5]["circuit_patency"] = rows[4]["circuit_patency"] = "patent"
 
-    bad = _rewrite(path, tmp_path / "bad.zip", {"followups": damage})
+    bad = rewrite_export(path, tmp_path / "bad.zip", {"followups": damage})
     wipe_registry()
     report = import_path(bad, user=sam, dry_run=True)
     assert [(p.file, p.row, p.field) for p in report.problems] == [
@@ -90,7 +64,7 @@ def test_a_procedure_before_the_patients_birth_is_found_from_the_file_s_identity
     cohort, manager, sam, tmp_path
 ):
     """The patient's date of birth reaches the procedure's check through the identity stand-in."""
-    path = _full(manager, tmp_path)
+    path = full_export(manager, tmp_path)
     with zipfile.ZipFile(path) as zf:
         identities = list(csv.DictReader(io.StringIO(zf.read("patient_identities.csv").decode())))
         procedures = list(csv.DictReader(io.StringIO(zf.read("procedures.csv").decode())))
@@ -103,7 +77,7 @@ def test_a_procedure_before_the_patients_birth_is_found_from_the_file_s_identity
         row["procedure_date"] = row["admission_date"] = day.isoformat()
         row["discharge_date"] = ""
 
-    bad = _rewrite(path, tmp_path / "born.zip", {"procedures": before_birth})
+    bad = rewrite_export(path, tmp_path / "born.zip", {"procedures": before_birth})
     wipe_registry()
     for dry_run in (True, False):
         report = import_path(bad, user=sam, dry_run=dry_run)
@@ -117,14 +91,14 @@ def test_a_procedure_before_the_patients_birth_is_found_from_the_file_s_identity
 def test_ages_are_derived_from_the_imported_dates_of_birth(cohort, manager, sam, tmp_path):
     ages = dict(m.Procedure.objects.filter(patient__site=cohort[0]).values_list("uuid", "age_at_procedure"))
     assert any(age is not None for age in ages.values())
-    path = _full(manager, tmp_path)
+    path = full_export(manager, tmp_path)
     wipe_registry()
     assert import_path(path, user=sam).committed
     assert dict(m.Procedure.objects.values_list("uuid", "age_at_procedure")) == ages
 
 
 def test_the_collector_is_back_on_after_an_import_even_a_failed_one(cohort, manager, sam, tmp_path):
-    path = _full(manager, tmp_path)
+    path = full_export(manager, tmp_path)
     wipe_registry()
     assert gc.isenabled()
     assert import_path(path, user=sam, dry_run=True).ok
