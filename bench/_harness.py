@@ -256,7 +256,8 @@ class Run:
     def describe(self) -> str:
         """Wall, CPU and peak memory, for a report line."""
         state = "" if self.ok else f" [{self.why()}]"
-        return f"{self.wall_s:.1f} s wall, {self.cpu_s:.1f} s CPU, {self.max_rss_mb:.0f} MB peak RSS{state}"
+        share = f" ({100 * self.cpu_s / self.wall_s:.0f}% of a core)" if self.wall_s > 0 else ""
+        return f"{self.wall_s:.1f} s wall, {self.cpu_s:.1f} s CPU{share}, {self.max_rss_mb:.0f} MB peak RSS{state}"
 
 
 FULL_PATIENTS = 50_000  # the national scale the targets are stated at
@@ -494,6 +495,25 @@ class Workspace:
             for path in (Path(db.name), *Path(db.name).parent.glob(Path(db.name).name + "-*")):
                 path.unlink(missing_ok=True)
         self.databases.remove(db)
+
+    def keep(self, db: Database, name: str) -> Path:
+        """Copy a PostgreSQL database of this run to ``name`` (which outlives the run) and its key files to
+        ``/tmp/<name>-keys`` (a registry is unreadable without the keys it was written with). Returns the
+        keys folder, for ``BENCH_LOAD_TEMPLATE_KEYS``."""
+        from psycopg import sql
+
+        keys = Path(tempfile.gettempdir()) / f"{name}-keys"
+        with self._admin() as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                    sql.Identifier(name), sql.Identifier(db.name)
+                )
+            )
+        shutil.rmtree(keys, ignore_errors=True)
+        shutil.copytree(self.tmp / "var", keys)
+        print(f"bench: kept {db.name} as {name}; keys in {keys}", flush=True)
+        return keys
 
     # files and environments -------------------------------------------------------------------------
     def path(self, name: str) -> Path:

@@ -2,6 +2,8 @@
 
     python bench/bench_ingest.py           # 30 sites, 50,000 patients, 8 years (takes long: run it rarely)
     python bench/bench_ingest.py --quick   # 3 sites, 500 patients, 8 years
+    BENCH_INGEST_KEEP=pdva_seed50k python bench/bench_ingest.py   # also keep the seeded registry (and its keys
+                                                                  # in /tmp/pdva_seed50k-keys) for bench_load
     BENCH_INGEST_SITES=10 BENCH_INGEST_PATIENTS=5000 python bench/bench_ingest.py   # any other scale
 
 Every step runs a real ``pdva`` command as a subprocess (wall time, CPU and peak RSS from wait4()) on
@@ -37,6 +39,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sys
 import traceback
 import zipfile
@@ -446,16 +449,21 @@ class IngestBench:
         )
         self.section("backup and restore against pg_dump / pg_restore", lambda: self.backup_restore(registry))
         self.section("audit verify on the resulting chain", verify)
+        keep = os.environ.get("BENCH_INGEST_KEEP", "").strip()
+        if keep:
+            self.section(f"keep the seeded registry as {keep}", lambda: self.ws.keep(registry, keep))
         self.ws.drop(registry)
 
     def run(self) -> None:
         s = self.scale
         self.report.info(
-            f"scale: {s.sites} sites, {s.patients:,} patients, {s.years} years; cut-off {self.today}"
+            f"scale: {s.sites} sites, {s.patients:,} patients, {s.years} years; cut-off {self.today}; "
+            f"load average at start {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores"
         )
         self.section("start-up", self.startup)
         self.section("PostgreSQL at national scale", self.national)
         self.section("SQLite", self.sqlite)
+        self.report.info(f"load average at end {os.getloadavg()[0]:.2f}")
 
 
 def main(quick: bool, report: Report) -> None:
