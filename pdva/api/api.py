@@ -440,14 +440,19 @@ def _site_ids(request: HttpRequest, cap: Cap, site: str | None) -> list[int]:
 @summaries.get("/endpoints", response=_one(s.EndpointSummaryOut), summary="Endpoint estimates for your sites")
 @acting(Cap.VIEW_SITE_REPORTS)
 def endpoint_summary(request: HttpRequest, filters: Query[SiteFilter]) -> Any:
+    """The same figures, and the same small-number suppression, as the report pages show this user."""
     from pdva.outcomes.load import analyse
+    from pdva.outcomes.suppress import suppress_table
+    from pdva.reports.services.disclosure import suppresses_small_numbers
 
     site_ids = _site_ids(request, Cap.VIEW_SITE_REPORTS, filters.site)
     cutoff = dt.date.today()
     rows: list[dict[str, Any]] = []
     if site_ids:
-        analysis = analyse(site_ids, cutoff, strata=["all"])
-        for rec in analysis.table.to_dict("records"):
+        table = analyse(site_ids, cutoff, strata=["all"]).table
+        if suppresses_small_numbers(_user(request)):
+            table = suppress_table(table)
+        for rec in table.to_dict("records"):
             rows.append(
                 {
                     "endpoint": str(rec.get("endpoint", "")),
@@ -461,6 +466,7 @@ def endpoint_summary(request: HttpRequest, filters: Query[SiteFilter]) -> Any:
                     "estimate": s.finite(rec.get("estimate")),
                     "lower": s.finite(rec.get("lower")),
                     "upper": s.finite(rec.get("upper")),
+                    "suppressed": bool(rec.get("suppressed", False)),
                 }
             )
     return {

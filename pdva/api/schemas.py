@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 from ninja import Field, Schema
+from pydantic import ConfigDict
 
 
 class PatientOut(Schema):
@@ -195,6 +196,10 @@ class EndpointRowOut(Schema):
     estimate: float | None
     lower: float | None
     upper: float | None
+    suppressed: bool = Field(
+        False,
+        description="small numbers (1-4) hidden: counts that could identify a patient, and what would reveal them",
+    )
 
 
 class EndpointSummaryOut(Schema):
@@ -240,27 +245,36 @@ WifiBasisCode = _codes(_c.WifiIBasis)
 Grade = Field(None, ge=0, le=3)
 
 
-class FollowUpFields(Schema):
-    """Follow-up fields a client may set (derived values, such as the WIfI stage, are computed)."""
+class StrictInput(Schema):
+    """A request body: a field the API does not accept is a 422 naming it, never silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class FollowUpFields(StrictInput):
+    """Follow-up fields a client may set (derived values, such as the WIfI stage, are computed).
+
+    A field typed ``X | None`` may be emptied with null; a field typed ``X = None`` may be left out but not
+    emptied (the record needs a value): the OpenAPI document says exactly which is which."""
 
     timepoint_year: int | None = Field(None, ge=1, le=100)
-    alive: YesNoCode | None = None
-    index_limb_status: LimbStatusCode | None = None
+    alive: YesNoCode = None
+    index_limb_status: LimbStatusCode = None
     rutherford: int | None = Field(None, ge=0, le=6)
     wifi_w: int | None = Grade
     wifi_i: int | None = Grade
     wifi_fi: int | None = Grade
-    wifi_i_basis: WifiBasisCode | None = None
-    wound_status: WoundStatusCode | None = None
+    wifi_i_basis: WifiBasisCode = None
+    wound_status: WoundStatusCode = None
     complete_healing_date: dt.date | None = None
     pain_nrs: int | None = Field(None, ge=0, le=10)
-    oedema: OedemaCode | None = None
-    circuit_patency: PatencyCode | None = None
+    oedema: OedemaCode = None
+    circuit_patency: PatencyCode = None
     toe_pressure_mmhg: int | None = Field(None, ge=0, le=1000)
     tcpo2_mmhg: int | None = Field(None, ge=0, le=1000)
-    worsening_perfusion: YesNoCode | None = None
-    ambulatory_status: AmbulatoryCode | None = None
-    new_events_since_last: YesNoCode | None = None
+    worsening_perfusion: YesNoCode = None
+    ambulatory_status: AmbulatoryCode = None
+    new_events_since_last: YesNoCode = None
 
 
 class FollowUpIn(FollowUpFields):
@@ -275,9 +289,9 @@ class FollowUpPatch(FollowUpFields):
     reason: str = Field(
         ..., min_length=1, max_length=500, pattern=r"\S", description="why the record is being changed"
     )
-    visit_date: dt.date | None = None
-    timepoint: TimepointCode | None = None
-    contact_mode: ContactModeCode | None = None
+    visit_date: dt.date = None  # type: ignore[assignment]
+    timepoint: TimepointCode = None
+    contact_mode: ContactModeCode = None
 
 
 class ChangeOut(Schema):

@@ -16,6 +16,7 @@ from pdva.accounts.access import can, site_ids_for, sites_for
 from pdva.accounts.roles import Cap
 from pdva.registry.models import Operator, Site
 from pdva.reports.models import ReportSend
+from pdva.reports.services.disclosure import suppresses_small_numbers
 
 # Report services (pandas, scipy, matplotlib, WeasyPrint, openpyxl) are imported inside the views that
 # use them: the URLconf loads this module, and every pdva command would pay for them at start-up.
@@ -32,10 +33,6 @@ def require_cap(cap: Cap) -> Callable:
         return login_required(wrapped)
 
     return decorator
-
-
-def _is_national(user: Any) -> bool:
-    return site_ids_for(user, Cap.VIEW_SITE_REPORTS) is None
 
 
 def _site_for(
@@ -68,7 +65,7 @@ def _queue(request: HttpRequest, kind: str, **params: Any) -> HttpResponse:
 @require_cap(Cap.VIEW_SITE_REPORTS)
 def index(request: HttpRequest) -> HttpResponse:
     sites = sites_for(request.user, Cap.VIEW_SITE_REPORTS).order_by("ods_code")
-    national_only = _is_national(request.user)
+    national_only = site_ids_for(request.user, Cap.VIEW_SITE_REPORTS) is None
     operators = (
         [] if national_only else Operator.objects.alive().filter(site__in=sites).select_related("site")
     )
@@ -129,7 +126,7 @@ def dashboard(request: HttpRequest, site_id: int) -> HttpResponse:
         "sends": ReportSend.objects.alive().filter(site=site)[:10],
         "can_send": can(request.user, Cap.MANAGE_GOVERNANCE, site.pk),
     }
-    scope = site_scope(site.pk, suppress=_is_national(request.user))
+    scope = site_scope(site.pk, suppress=suppresses_small_numbers(request.user))
     return _snapshot_page(request, "reports/dashboard.html", scope, live)
 
 

@@ -37,10 +37,6 @@ def _site_in_scope(
     return site_id
 
 
-def _national(user: Any) -> bool:
-    return site_ids_for(user, Cap.VIEW_SITE_REPORTS) is None
-
-
 def _check_period(period: Any) -> None:
     from pdva.reports.services.common import PeriodError, parse_period
 
@@ -67,13 +63,16 @@ def _authorize_governance(user: Any, params: dict[str, Any]) -> int:
 def _governance_pdf(ctx: JobContext) -> None:
     from pdva.registry.models import Site
     from pdva.reports.services import common
+    from pdva.reports.services.disclosure import suppresses_small_numbers
     from pdva.reports.services.pdf import render_pdf
     from pdva.reports.services.site import site_report
 
     site = Site.objects.get(pk=ctx.params["site_id"])
     try:
         # Suppression follows the requester's roles when the job runs, as the page did for the request.
-        context = site_report(site, period=ctx.params.get("period") or None, suppress=_national(ctx.user))
+        context = site_report(
+            site, period=ctx.params.get("period") or None, suppress=suppresses_small_numbers(ctx.user)
+        )
     except common.PeriodError as exc:
         raise JobError(str(exc)) from None
     ctx.write_result(
