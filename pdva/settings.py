@@ -67,6 +67,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "pdva.accounts.middleware.SessionTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "pdva.accounts.middleware.TwoFactorRequiredMiddleware",
@@ -121,7 +122,7 @@ LOGIN_REDIRECT_URL = "web:home"
 LOGOUT_REDIRECT_URL = "accounts:login"
 
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_AGE = 8 * 3600
+SESSION_COOKIE_AGE = 8 * 3600  # also the absolute limit after sign-in (pdva.accounts.middleware)
 X_FRAME_OPTIONS = "DENY"
 
 # django-axes: lock an account and address after five failures for an hour.
@@ -153,6 +154,8 @@ PDVA_API_RATE_LIMIT = _positive_int("PDVA_API_RATE_LIMIT", 600)  # requests per 
 PDVA_PROM_LINK_DAYS = _positive_int("PDVA_PROM_LINK_DAYS", 28)  # a patient's questionnaire link expires after
 PDVA_PROM_REMINDER_DAYS = _positive_int("PDVA_PROM_REMINDER_DAYS", 7)  # days between reminders
 PDVA_PROM_MAX_REMINDERS = _positive_int("PDVA_PROM_MAX_REMINDERS", 2)  # then reminders stop
+PDVA_IDLE_TIMEOUT_MINUTES = _positive_int("PDVA_IDLE_TIMEOUT_MINUTES", 30)  # signed out after this idle
+PDVA_ACTIVATION_HOURS = _positive_int("PDVA_ACTIVATION_HOURS", 72)  # a two-factor activation code expires
 PDVA_PROM_EMAIL_TEMPLATES = "proms/email"
 PDVA_FOLLOWUP_DIGEST_TEMPLATE = "followup/email/digest.txt"
 

@@ -7,6 +7,7 @@ from django.http import HttpRequest
 
 from pdva.accounts.access import primary_role, roles_of
 from pdva.accounts.roles import Role
+from pdva.accounts.services.grants import open_notices_for
 
 
 def registry_user(request: HttpRequest) -> dict[str, Any]:
@@ -17,4 +18,8 @@ def registry_user(request: HttpRequest) -> dict[str, Any]:
         "demo_mode": settings.PDVA_DEMO_MODE,
         "user_roles": sorted(Role(r).label for r in roles),
         "primary_role": role,
+        # Called only by a template that shows it (the home page): no query on other pages.
+        "role_grant_notices": (lambda: list(open_notices_for(user)))
+        if Role.SITE_GOVERNANCE_LEAD in roles
+        else (),
     }

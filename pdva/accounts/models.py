@@ -33,3 +33,86 @@ class Membership(AuditedModel):
             raise ValidationError({"site": f"{self.get_role_display()} must belong to a site"})
         if self.role in NATIONAL_ROLES and self.site_id is not None:
             raise ValidationError({"site": f"{self.get_role_display()} is a national role without a site"})
+
+
+# --- Sign-in hardening: activation codes, recovery codes, role-grant notices -------------------------
+
+
+def code_digest(raw: str) -> str:
+    """Keyed digest of a one-time code: a stolen table cannot be used, or brute-forced offline, without the
+    secret key. Codes are normalised first (case, spaces and dashes do not matter when typed by hand)."""
+    import hashlib
+    import hmac
+
+    normal = "".join(ch for ch in raw.upper() if ch.isalnum())
+    return hmac.new(settings.SECRET_KEY.encode(), normal.encode(), hashlib.sha256).hexdigest()
+
+
+class ActivationCode(models.Model):
+    """A one-time code (or link) that lets its user set up an authenticator the first time. Only a keyed
+    digest is kept; the code is shown once to whoever issued it (or mailed to the user)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="activation_codes"
+    )
+    code_hash = models.CharField(max_length=64, unique=True)
+    issued_by_label = models.CharField(max_length=150)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"activation code for {self.user} (expires {self.expires_at:%Y-%m-%d %H:%M} UTC)"
+
+
+class RecoveryCodeSet(models.Model):
+    """The ten single-use recovery codes of one user, issued together (a new set voids the old one)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="recovery_sets")
+    created_at = models.DateTimeField()
+    voided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"recovery codes of {self.user} ({self.created_at:%Y-%m-%d})"
+
+
+class RecoveryCode(models.Model):
+    code_set = models.ForeignKey(RecoveryCodeSet, on_delete=models.CASCADE, related_name="codes")
+    code_hash = models.CharField(max_length=64)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"recovery code {self.pk} ({'used' if self.used_at else 'unused'})"
+
+
+class RoleGrantNotice(models.Model):
+    """A role someone gave themself, or a clinical role an administrator granted: shown to the site's
+    governance lead (registry-wide roles: every governance lead) until one of them acknowledges it."""
+
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="grant_notices")
+    granted_to = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    granted_by_id = models.BigIntegerField(null=True, blank=True)
+    granted_by_label = models.CharField(max_length=150)
+    role = models.CharField(max_length=30, choices=Role.choices)
+    site = models.ForeignKey(
+        "registry.Site", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    why = models.CharField(max_length=40)  # "self-granted" or "clinical role granted by an administrator"
+    created_at = models.DateTimeField()
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.granted_by_label} gave {self.role} to user {self.granted_to_id} ({self.why})"

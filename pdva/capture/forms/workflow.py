@@ -55,23 +55,15 @@ class ReauthForm(forms.Form):
         self.method = ""
 
     def clean(self) -> dict[str, Any]:
-        from django_otp.plugins.otp_totp.models import TOTPDevice
+        from pdva.accounts.services.lockout import ReauthFailed, reauthenticate
 
         cleaned = super().clean()
-        password, token = cleaned.get("password"), (cleaned.get("token") or "").strip()
-        if password:
-            if self.user.check_password(password):
-                self.method = "password"
-                return cleaned
-            self.add_error("password", "That password is not right")
-        elif token:
-            devices = TOTPDevice.objects.filter(user=self.user, confirmed=True)
-            if token.isdigit() and any(d.verify_token(token) for d in devices):
-                self.method = "totp"
-                return cleaned
-            self.add_error("token", "That code is not valid")
-        else:
-            self.add_error("password", "Re-enter your password or an authenticator code to sign")
+        try:  # failures count towards the account lockout (django-axes), as at sign-in
+            self.method = reauthenticate(
+                self.user, password=cleaned.get("password") or "", token=cleaned.get("token") or ""
+            )
+        except ReauthFailed as failed:
+            self.add_error(failed.field, failed.message)
         return cleaned
 
 

@@ -1,0 +1,133 @@
+"""Role grants governance must see: a role someone gave themself, and any grant of a clinical role by a
+system administrator. Each becomes a notice on the governance leads' home page (the site's leads; for a
+registry-wide role every lead) and an email to those with an address, once the grant has committed."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from pdva.accounts.models import Membership, RoleGrantNotice
+from pdva.accounts.roles import Cap, Role, role_can
+from pdva.audit.context import peek_actor
+from pdva.audit.models import record
+
+log = logging.getLogger(__name__)
+
+SELF_GRANTED = "self-granted"
+ADMIN_GRANTED = "clinical role granted by an administrator"
+
+
+def is_clinical_role(role: str) -> bool:
+    return role_can(role, Cap.VIEW_CLINICAL) or role_can(role, Cap.VIEW_IDENTIFIERS)
+
+
+def _is_administrator(user_id: int | None) -> bool:
+    if user_id is None:
+        return False
+    user = get_user_model()._base_manager.filter(pk=user_id).values("is_superuser", "is_staff").first()
+    if user and (user["is_superuser"] or user["is_staff"]):
+        return True
+    return Membership.objects.filter(
+        user_id=user_id, role=Role.SYSTEM_ADMIN, active=True, deleted_at__isnull=True
+    ).exists()
+
+
+def why_notice(membership: Membership, actor_user_id: int | None) -> str | None:
+    """Why this grant (made by ``actor_user_id``) must be shown to governance, or None."""
+    if actor_user_id is not None and actor_user_id == membership.user_id:
+        return SELF_GRANTED
+    if is_clinical_role(membership.role) and _is_administrator(actor_user_id):
+        return ADMIN_GRANTED
+    return None
+
+
+def governance_leads_for(site_id: int | None) -> Any:
+    leads = Membership.objects.filter(role=Role.SITE_GOVERNANCE_LEAD, active=True, deleted_at__isnull=True)
+    if site_id is not None:
+        leads = leads.filter(site_id=site_id)
+    return get_user_model().objects.filter(pk__in=leads.values("user_id"), is_active=True).distinct()
+
+
+def notice_if_needed(membership: Membership) -> RoleGrantNotice | None:
+    actor = peek_actor()
+    why = why_notice(membership, actor.user_id if actor else None)
+    if why is None or actor is None:
+        return None
+    notice = RoleGrantNotice.objects.create(
+        membership=membership,
+        granted_to_id=membership.user_id,
+        granted_by_id=actor.user_id,
+        granted_by_label=actor.label,
+        role=membership.role,
+        site_id=membership.site_id,
+        why=why,
+        created_at=timezone.now(),
+    )
+    record(
+        "accounts.role_grant.notice",
+        object_type="accounts.membership",
+        object_id=membership.pk,
+        site_id=membership.site_id,
+        after={"user_id": membership.user_id, "role": membership.role, "why": why},
+    )
+    transaction.on_commit(lambda: _mail(notice.pk))
+    return notice
+
+
+def _mail(notice_id: int) -> None:
+    from django.core.mail import EmailMessage
+
+    notice = RoleGrantNotice.objects.filter(pk=notice_id).select_related("granted_to", "site").first()
+    if notice is None:
+        return
+    to = [u.email for u in governance_leads_for(notice.site_id) if u.email]
+    if not to:
+        return
+    where = notice.site.ods_code if notice.site else "all sites (registry-wide role)"
+    body = (
+        f"{notice.granted_by_label} gave {notice.granted_to.get_username()} the role "
+        f"{Role(notice.role).label} at {where} ({notice.why}).\n\n"
+        "Please review it on your pDVA Registry home page. If it was not expected, tell the registry's "
+        "administrators and your information governance team.\n"
+    )
+    try:
+        EmailMessage(subject="pDVA Registry: role granted, for your review", body=body, to=to).send(
+            fail_silently=False
+        )
+    except Exception as exc:  # the notice on the home page stands; the failure is logged, never silent
+        log.warning("role grant notice %s: mail not sent (%s)", notice_id, type(exc).__name__)
+
+
+def open_notices_for(user: Any) -> Any:
+    """Unacknowledged notices a governance lead should see (none for anyone else)."""
+    sites = list(
+        Membership.objects.filter(
+            user=user, role=Role.SITE_GOVERNANCE_LEAD, active=True, deleted_at__isnull=True
+        ).values_list("site_id", flat=True)
+    )
+    if not sites:
+        return RoleGrantNotice.objects.none()
+    from django.db.models import Q
+
+    return (
+        RoleGrantNotice.objects.filter(acknowledged_at__isnull=True)
+        .filter(Q(site_id__in=sites) | Q(site__isnull=True))
+        .select_related("granted_to", "site")
+    )
+
+
+def acknowledge(notice: RoleGrantNotice, user: Any) -> None:
+    notice.acknowledged_by = user
+    notice.acknowledged_at = timezone.now()
+    notice.save(update_fields=["acknowledged_by", "acknowledged_at"])
+    record(
+        "accounts.role_grant.acknowledged",
+        object_type="accounts.membership",
+        object_id=notice.membership_id,
+        site_id=notice.site_id,
+    )
