@@ -16,6 +16,7 @@ urlpatterns = [
     path("exports/", include("pdva.exports.urls")),
     path("api/", include("pdva.api.urls")),
     path("jobs/", include("pdva.jobs.urls")),
+    path("audit/", include("pdva.audit.urls")),
     # Answered first by pdva.core.health.HealthProbeMiddleware; routed too, so they can be reversed.
     path("health/live", health.live, name="health_live"),
     path("health/ready", health.ready, name="health_ready"),

@@ -17,7 +17,7 @@ from django.urls import NoReverseMatch, reverse
 from pdva.accounts.access import can
 from pdva.accounts.roles import Cap
 
-NAV_APPS = ("capture", "followup", "proms", "reports", "exports", "api")
+NAV_APPS = ("capture", "followup", "proms", "reports", "exports", "api", "audit")
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,9 @@ def nav_items(request: HttpRequest) -> dict[str, Any]:
         if not can(user, item.cap):
             continue
         try:
-            shown.append({"label": item.label, "url": reverse(item.url_name)})
+            url = reverse(item.url_name)
         except NoReverseMatch:
             continue
+        if all(entry["url"] != url for entry in shown):  # one entry per page, however many roles lead there
+            shown.append({"label": item.label, "url": url})
     return {"nav_items": shown}
