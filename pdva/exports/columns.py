@@ -84,15 +84,15 @@ UNITS = {
     "prior_dva_experience_cases": "cases",
 }
 
-# Character fields without a value set that are codes or versions, not free text: safe for research.
+# The allow list of character fields without a value set that de-identified exports (research, REDCap, ODM)
+# may carry: codes of a published scheme or versions set by the software. Every other text field is free
+# entry and is withheld (default deny) unless a research export allows it by name (``allow_free_text``).
+# Device manufacturer and model and the dose unit are typed freely (no coded list in pdva.reference): not here.
 CODED_TEXT = {
     "dmd_code",
-    "dose_unit",
     "opcs4_code",
     "underlying_cause_icd10",
     "language_version",
-    "device_manufacturer",
-    "device_model",
     "wifi_stage_status",
     "wifi_table_version",
     "glass_stage",
@@ -188,6 +188,8 @@ class TableColumns:
     patient_source: str | None  # lookup giving the row's patient id (for batching and sorting)
     sources: list[str] = field(default_factory=list)
     getters: list[Callable[[tuple], Any]] = field(default_factory=list)
+    # Free-entry text fields a de-identified export leaves out: (field name, label), for the dictionary.
+    withheld: list[tuple[str, str]] = field(default_factory=list)
 
     def compile(self) -> TableColumns:
         index: dict[str, int] = {}
@@ -365,6 +367,7 @@ def research_columns(spec: TableSpec, state: ResearchState, *, allow_free_text: 
     model_name = model._meta.model_name
     pseudo = state.pseudonymise
     cols: list[Column] = []
+    withheld: list[tuple[str, str]] = []
     patient_source = spec.patient_path
     cols.append(
         Column(
@@ -413,6 +416,8 @@ def research_columns(spec: TableSpec, state: ResearchState, *, allow_free_text: 
             continue
         qualified = f"{spec.name}.{f.name}"
         if is_free_text(f) and qualified not in allow_free_text:
+            if not f.is_relation:
+                withheld.append((f.name, str(f.verbose_name)))
             continue
         if f.is_relation:
             kind = f.related_model._meta.model_name
@@ -469,7 +474,8 @@ def research_columns(spec: TableSpec, state: ResearchState, *, allow_free_text: 
                     transform_arg=code,
                 )
             )
-    return TableColumns(spec, cols, patient_source).compile()
+    table = TableColumns(spec, cols, patient_source, withheld=withheld)
+    return table.compile()
 
 
 def _item_order(code: str) -> tuple[int, str]:

@@ -6,6 +6,7 @@ import csv
 import io
 from collections.abc import Iterable
 
+from pdva.exports import lib
 from pdva.exports.columns import Column, TableColumns
 from pdva.registry.choices import VALUE_SET_VERSION
 
@@ -21,6 +22,11 @@ HEADER = [
     "references",
     "source",
 ]
+
+
+# A free-entry text field left out of a de-identified export: listed in its dictionary as withheld, not a column.
+WITHHELD = "withheld"
+WITHHELD_NOTE = "free-entry text: withheld from de-identified exports (not a column of this export)"
 
 
 def codes_text(column: Column) -> str:
@@ -50,14 +56,33 @@ def rows(tables: Iterable[TableColumns]) -> list[list[str]]:
                     source_text(table, c),
                 ]
             )
+        for name, label in table.withheld:
+            out.append(
+                [
+                    table.spec.name,
+                    name,
+                    label,
+                    WITHHELD,
+                    "",
+                    "",
+                    WITHHELD_NOTE,
+                    "no",
+                    "",
+                    source_name(table, name),
+                ]
+            )
     return out
+
+
+def source_name(table: TableColumns, name: str) -> str:
+    return f"{table.spec.model._meta.label}.{name}"
 
 
 def as_csv(tables: Iterable[TableColumns]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(HEADER)
-    writer.writerows(rows(tables))
+    writer.writerows(lib.neutralise_row(row) for row in rows(tables))
     return buffer.getvalue()
 
 
@@ -95,5 +120,8 @@ def as_markdown(tables: Iterable[TableColumns], *, title: str) -> str:
                 )
                 + " |"
             )
+        if table.withheld:
+            names = ", ".join(f"`{name}`" for name, _label in table.withheld)
+            lines += ["", f"Withheld (free-entry text, not in this de-identified export): {names}."]
         lines.append("")
     return "\n".join(lines)

@@ -151,7 +151,9 @@ def patient_resources(p: m.Patient, ids: Identity) -> Iterator[dict[str, Any]]:
         }
         yield _drop_none(condition)
         device_ref = None
-        if proc.device_manufacturer or proc.device_model:
+        # Manufacturer and model are free-entry text: identified bundles only (a name typed there must not
+        # reach researchers); de-identified bundles carry no Device.
+        if ids.identified and (proc.device_manufacturer or proc.device_model):
             device_id = str(uuid.uuid5(uuid.UUID(ids.id(proc)), "device"))
             device = {
                 "resourceType": "Device",

@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from pdva.audit.bulk import BulkWriter
 from pdva.audit.context import audit_context
+from pdva.exports.lib import neutralise_row, restore_cell
 from pdva.exports.models import ImportBatch
 
 CHUNK = 1000  # rows read, looked up, checked and written together (memory is bounded by this, not the file)
@@ -96,7 +97,7 @@ class ImportReport:
         writer.writerow(["severity", "file", "row", "field", "problem"])
         for kind, items in (("error", self.problems), ("warning", self.warnings)):
             for p in items:
-                writer.writerow([kind, p.file, p.row, p.field, p.problem])
+                writer.writerow(neutralise_row([kind, p.file, p.row, p.field, p.problem]))
         if self.problem_count > len(self.problems):
             writer.writerow(
                 ["error", "", "", "", f"{self.problem_count - len(self.problems)} more not listed"]
@@ -261,7 +262,7 @@ def cell_parser(f: models.Field) -> Callable[[str], Any]:
     elif isinstance(f, models.IntegerField) and not f.choices:
         convert = _int_converter(f)
     elif isinstance(f, (models.CharField, models.TextField)):
-        convert = str
+        convert = restore_cell  # the export's spreadsheet-safe quote, taken off again
     else:
         convert = f.to_python
     text_like = isinstance(f, (models.CharField, models.TextField))

@@ -52,6 +52,7 @@ from pdva.exports.import_base import (
     run_import,
     source_sha256,
 )
+from pdva.exports.lib import restore_cell
 from pdva.exports.models import ImportBatch
 from pdva.exports.redcap_import import RedcapImporter, RedcapOptions, Source, is_redcap
 from pdva.exports.tables import TABLES, TableSpec
@@ -519,7 +520,7 @@ class FullImporter:
                     context.uuid = uuid.uuid4() if key is None else uuid.UUID(int=key)
                     values["uuid"] = context.uuid
                 else:
-                    secrets[cell.name] = text.strip()
+                    secrets[cell.name] = restore_cell(text.strip())
             except ValidationError as exc:
                 self.report.add(fname, line, cell.name, "; ".join(exc.messages))
                 bad = True
@@ -560,6 +561,8 @@ class FullImporter:
         if text == "":
             related.append((cell.field, None))
             return
+        if ref in ("sites", "operators", "users"):
+            text = restore_cell(text)  # natural keys are text cells: the export's safe quote comes off
         if ref == "sites":
             site = self.sites.get(text.upper())
             if site is None:

@@ -121,3 +121,34 @@ def sha256_file(path: str, *, chunk: int = 1 << 20) -> str:
 
 def constant_time_equal(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
+
+
+# --- spreadsheet-safe cells (OWASP CSV injection) --------------------------------------------------
+# A spreadsheet evaluates a cell that starts with one of these as a formula. The OWASP rule prefixes such a
+# cell with a single quote. A cell that already starts with a quote gets one too, so the rule is reversible:
+# every cell written with a leading quote had exactly one added, and ``restore_cell`` takes exactly that off.
+FORMULA_STARTS = frozenset("=+-@\t\r")
+QUOTE = "'"
+_QUOTED_STARTS = FORMULA_STARTS | {QUOTE}
+# Column types whose cells are text a person (or a code list) wrote: the ones a spreadsheet could evaluate.
+# Numbers, days, dates, booleans and JSON are left exactly as they are (a negative number stays -1.5).
+TEXT_CELL_TYPES = frozenset({"string", "text", "code", "reference"})
+
+
+def neutralise_cell(value: object) -> object:
+    """A text cell a spreadsheet would evaluate, made inert by a leading single quote; anything else as is."""
+    if type(value) is str and value and value[0] in _QUOTED_STARTS:
+        return QUOTE + value
+    return value
+
+
+def restore_cell(text: str) -> str:
+    """The cell's text before ``neutralise_cell`` (the inverse on everything it writes)."""
+    if len(text) > 1 and text[0] == QUOTE and text[1] in _QUOTED_STARTS:
+        return text[1:]
+    return text
+
+
+def neutralise_row(row: Iterable[object]) -> list[object]:
+    """Every text cell of a row of free-form report or dictionary text, neutralised."""
+    return [neutralise_cell(v) for v in row]

@@ -132,7 +132,7 @@ def dictionary_rows(all_fields: list[Field]) -> list[list[str]]:
 def csv_text(rows: list[list[Any]]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerows(rows)
+    writer.writerows(lib.neutralise_row(row) for row in rows)
     return buffer.getvalue()
 
 
@@ -170,6 +170,8 @@ def _cells(form_fields: list[Field], names: list[str], values: list[Any]) -> dic
                 row[name] = 1 if code in chosen else 0
         elif f.redcap_type == "yesno":
             row[f.name] = "" if value is None else int(bool(value))
+        elif f.column.type in lib.TEXT_CELL_TYPES:
+            row[f.name] = lib.neutralise_cell(value)
         else:
             row[f.name] = value
     return row

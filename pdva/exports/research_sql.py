@@ -248,8 +248,16 @@ def column_sql(col: Column, src: list[str], query: _Query, hmac: Hmac, *, empty_
     if col.type in ("json", "datetime", "date"):
         raise Unsupported(f"{table.spec.name}.{col.name}: {col.type} columns are converted in Python only")
     if _is_text(col) and empty_as_null:
-        return f"NULLIF({src[0]}, '')"
+        return f"NULLIF({spreadsheet_safe(src[0])}, '')"
     return src[0]
+
+
+# lib.neutralise_cell in SQL: text a spreadsheet would evaluate (or that starts with the quote) gets a quote.
+_QUOTED_STARTS_SQL = ", ".join(f"chr({ord(c)})" for c in sorted(lib.FORMULA_STARTS | {lib.QUOTE}))
+
+
+def spreadsheet_safe(expr: str) -> str:
+    return f"CASE WHEN left({expr}, 1) IN ({_QUOTED_STARTS_SQL}) THEN chr(39) || {expr} ELSE {expr} END"
 
 
 def table_sql(

@@ -43,7 +43,10 @@ def chunked(values: Iterable[Any], size: int) -> Iterator[list[Any]]:
 
 
 def csv_text(column: Column) -> Callable[[Any], Any] | None:
-    """Formatter turning a typed value into its CSV text (None where csv's own str() is right)."""
+    """Formatter turning a typed value into its CSV text (None where csv's own str() is right). Text cells
+    a spreadsheet would evaluate are neutralised (``lib.neutralise_cell``)."""
+    if column.type in lib.TEXT_CELL_TYPES:
+        return lib.neutralise_cell
     if column.type == "boolean":
         return lambda v: "" if v is None else ("true" if v else "false")
     if column.type == "datetime":

