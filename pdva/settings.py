@@ -295,3 +295,37 @@ def _job_crons(raw: str) -> dict[str, str]:
 PDVA_JOBS_CRON = _job_crons(os.environ.get("PDVA_JOBS_CRON", ""))
 _cron("PDVA_JOBS_SWEEP_CRON", PDVA_JOBS_SWEEP_CRON)
 # ==== end background jobs =================================================================================
+
+# ==== Audit checkpoints (pdva.audit.checkpoints; docs/audit.md) =========================================
+# Signed checkpoints of the audit chain's head, written outside the database (append-only/WORM storage).
+# As PDVA_JOBS_DIR, it defaults to a folder in PDVA_VAR_DIR, in production too; /health/ready says so there
+# (a folder on the database server is not outside an attacker's reach: set it to separate storage).
+_checkpoint_dir = os.environ.get("PDVA_AUDIT_CHECKPOINT_DIR", "").strip()
+PDVA_AUDIT_CHECKPOINT_DIR_SET = bool(_checkpoint_dir)
+PDVA_AUDIT_CHECKPOINT_DIR = (
+    Path(_checkpoint_dir).resolve()
+    if _checkpoint_dir
+    else (
+        Path(os.environ.get("TMPDIR", "/tmp")) / f"pdva-test-checkpoints-{os.getpid()}"
+        if ENV.testing
+        else ENV.var_dir / "audit-checkpoints"
+    )
+)
+# Optional Ed25519 key (PEM file) signing each checkpoint; the public key (PEM) checks them where the
+# private key is not kept. Neither is ever in the database.
+PDVA_AUDIT_CHECKPOINT_SIGNING_KEY = os.environ.get("PDVA_AUDIT_CHECKPOINT_SIGNING_KEY", "").strip()
+PDVA_AUDIT_CHECKPOINT_PUBLIC_KEY = os.environ.get("PDVA_AUDIT_CHECKPOINT_PUBLIC_KEY", "").strip()
+for _name, _path in (
+    ("PDVA_AUDIT_CHECKPOINT_SIGNING_KEY", PDVA_AUDIT_CHECKPOINT_SIGNING_KEY),
+    ("PDVA_AUDIT_CHECKPOINT_PUBLIC_KEY", PDVA_AUDIT_CHECKPOINT_PUBLIC_KEY),
+):
+    if _path and not Path(_path).is_file():
+        raise ConfigError(f"{_name}: no key file at {_path}")
+# Where each checkpoint line is mailed (the governance contact; comma-separated), if anywhere.
+PDVA_AUDIT_CHECKPOINT_EMAIL = [
+    a.strip() for a in os.environ.get("PDVA_AUDIT_CHECKPOINT_EMAIL", "").split(",") if a.strip()
+]
+for _address in PDVA_AUDIT_CHECKPOINT_EMAIL:
+    if "@" not in _address:
+        raise ConfigError(f"PDVA_AUDIT_CHECKPOINT_EMAIL must be email addresses, got {_address!r}")
+# ==== end audit checkpoints ===============================================================================

@@ -2,8 +2,8 @@
 
 ``/health/live`` says the process answers (no database: a restart would not cure a database outage).
 ``/health/ready`` says whether this instance can serve users: database reachable, migrations applied, job
-queue reachable, keys configured and matching the stored data. Any failing check gives HTTP 503 and names
-it. ``/healthz`` (the old address) answers as ``/health/live``.
+queue reachable, keys configured and matching the stored data, the audit checkpoint folder writable. Any
+failing check gives HTTP 503 and names it. ``/healthz`` (the old address) answers as ``/health/live``.
 
 The probes are answered by a middleware ahead of the host check and the HTTPS redirect: a load balancer
 probes over plain HTTP with its own address as the Host header, and neither is an error here.
@@ -126,17 +126,35 @@ def check_keys() -> Check:
     return Check("keys", OK)
 
 
+def check_audit_checkpoints() -> Check:
+    """The folder the audit chain's checkpoints go to can be written (else the hourly job fails too)."""
+    from pdva.audit.checkpoints import checkpoint_dir, directory_problem
+
+    problem = directory_problem()
+    if problem:
+        return Check("audit_checkpoints", FAIL, problem)
+    if settings.PDVA_PRODUCTION and not getattr(settings, "PDVA_AUDIT_CHECKPOINT_DIR_SET", True):
+        return Check(
+            "audit_checkpoints",
+            NOT_CONFIGURED,
+            f"PDVA_AUDIT_CHECKPOINT_DIR is not set: checkpoints go to {checkpoint_dir()} on this server",
+        )
+    return Check("audit_checkpoints", OK, str(checkpoint_dir()))
+
+
 def readiness(alias: str = DEFAULT_DB_ALIAS) -> list[Check]:
     """Every check in order; those that need a working, migrated database are skipped without one."""
     database = check_database(alias)
     if database.failed:
-        return [database] + [
-            Check(name, SKIPPED, "database unreachable") for name in ("migrations", "jobs", "keys")
-        ]
+        return (
+            [database]
+            + [Check(name, SKIPPED, "database unreachable") for name in ("migrations", "jobs", "keys")]
+            + [check_audit_checkpoints()]
+        )
     migrations = check_migrations(alias)
     jobs = check_jobs(alias)
     keys = check_keys() if not migrations.failed else Check("keys", SKIPPED, "migrations not applied")
-    return [database, migrations, jobs, keys]
+    return [database, migrations, jobs, keys, check_audit_checkpoints()]
 
 
 def _no_store(response: HttpResponse) -> HttpResponse:

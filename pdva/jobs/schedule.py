@@ -55,6 +55,9 @@ DEFAULTS = (
         "Quarterly governance reports: the last complete quarter's PDF emailed to each site's governance lead",
     ),
     Periodic("jobs.cleanup", "15 3 * * *", "Delete job result files older than PDVA_JOBS_RESULT_HOURS"),
+    Periodic(
+        "audit.checkpoint", "20 * * * *", "Hourly checkpoint of the audit chain's head, outside the database"
+    ),
 )
 
 

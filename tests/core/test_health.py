@@ -37,7 +37,7 @@ def test_ready_reports_every_check():
     response, body = ready(Client())
     assert response.status_code == 200, body
     assert body["status"] == "ok" and body["failing"] == []
-    assert set(body["checks"]) == {"database", "migrations", "jobs", "keys"}
+    assert set(body["checks"]) == {"database", "migrations", "jobs", "keys", "audit_checkpoints"}
     assert body["checks"]["database"] == {"status": "ok", "detail": connection.vendor}
     assert body["checks"]["jobs"]["status"] in {"ok", "not configured"}
 

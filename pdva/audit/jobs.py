@@ -1,0 +1,34 @@
+"""The audit trail's background job (discovered by pdva.jobs): an hourly checkpoint of the chain's head."""
+
+from __future__ import annotations
+
+from pdva.jobs.registry import JobError, JobKind, register
+from pdva.jobs.runner import JobContext
+
+
+def _checkpoint(ctx: JobContext) -> None:
+    from pdva.audit.checkpoints import CheckpointError, mail_checkpoint, write_checkpoint
+
+    try:
+        checkpoint = write_checkpoint()
+    except CheckpointError as exc:
+        # Fails visibly (the job's page, the jobs log, /health/ready names the folder too); not retried
+        # here: the next hour's run tries again.
+        raise JobError(f"no audit checkpoint written: {exc}") from exc
+    ctx.summary.update(seq=checkpoint.seq, entry_hash=checkpoint.entry_hash, file=checkpoint.name)
+    try:
+        sent = mail_checkpoint(checkpoint)
+    except Exception as exc:  # the file is written; its copy by mail is not: say so
+        raise JobError(f"checkpoint {checkpoint.name} written, but mailing it failed: {exc}") from exc
+    ctx.summary.update(mailed_to=len(sent))
+
+
+register(
+    JobKind(
+        "audit.checkpoint",
+        "Checkpoint of the audit chain's head (written outside the database)",
+        _checkpoint,
+        system_label="system:audit",
+        max_attempts=1,
+    )
+)
