@@ -7,6 +7,7 @@ from django.db import models
 
 from pdva.audit.models import AuditedModel
 from pdva.registry.models import Patient, Procedure
+from pdva.registry.models.base import SHORT_TEXT_MAX_LENGTH, free_text
 
 
 class QueryStatus(models.TextChoices):
@@ -27,11 +28,11 @@ class DataQuery(AuditedModel):
     record_uuid = models.UUIDField()
     field_name = models.CharField(max_length=60, blank=True)
     field_label = models.CharField(max_length=200, blank=True)
-    question = models.TextField()
+    question = free_text(max_length=SHORT_TEXT_MAX_LENGTH, blank=False)
     status = models.CharField(max_length=10, choices=QueryStatus.choices, default=QueryStatus.OPEN)
     opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     opened_at = models.DateTimeField()
-    response = models.TextField(blank=True)
+    response = free_text(max_length=SHORT_TEXT_MAX_LENGTH)
     answered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -40,7 +41,7 @@ class DataQuery(AuditedModel):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     closed_at = models.DateTimeField(null=True, blank=True)
-    close_note = models.TextField(blank=True)
+    close_note = free_text(max_length=SHORT_TEXT_MAX_LENGTH)
 
     class Meta:
         ordering = ["-opened_at", "-id"]
@@ -71,7 +72,7 @@ class CaseSignOff(AuditedModel):
     reauthenticated_with = models.CharField(
         max_length=10, choices=[("password", "Password"), ("totp", "Authenticator code")]
     )
-    reason = models.TextField(blank=True)
+    reason = free_text(max_length=SHORT_TEXT_MAX_LENGTH)
 
     class Meta:
         ordering = ["at", "id"]

@@ -11,6 +11,7 @@ the first insert to the commit: other writers wait for a large import, so load h
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import hashlib
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator
@@ -35,6 +36,10 @@ from pdva.exports.lib import neutralise_row, restore_cell
 from pdva.exports.models import ImportBatch
 
 CHUNK = 1000  # rows read, looked up, checked and written together (memory is bounded by this, not the file)
+# The longest cell an import reads: far above any text field's limit (pdva.registry.models.base) and any
+# JSON value, so a site's own export always reads back; a longer cell is a problem on its line, not a crash.
+CELL_LIMIT = 16 * 1024 * 1024
+csv.field_size_limit(max(csv.field_size_limit(), CELL_LIMIT))
 MAX_PROBLEMS = 10_000  # problems kept for the report; beyond this they are only counted
 
 ProgressFn = Callable[[int, int], None]
@@ -145,17 +150,95 @@ def count_lines(stream: io.TextIOBase) -> int:
     return lines
 
 
+class UnreadableCsv(ValueError):
+    """A line the CSV reader cannot read (a cell over CELL_LIMIT): reported on its line; the rest of that
+    file is not read."""
+
+    def __init__(self, line: int, problem: str, file: str = "") -> None:
+        super().__init__(f"{file or 'line'} {line}: {problem}")
+        self.line = line
+        self.problem = problem
+        self.file = file
+
+
+def unreadable(line: int, exc: csv.Error, file: str = "") -> UnreadableCsv:
+    if "field larger than field limit" in str(exc):
+        return UnreadableCsv(
+            line, f"a cell is longer than {CELL_LIMIT:,} characters: the rest of this file is not read", file
+        )
+    return UnreadableCsv(line, f"not readable as CSV ({exc}): the rest of this file is not read", file)
+
+
+def read_csv(reader: Any, file: str = "") -> Iterator[Any]:
+    """The rows of a csv reader (or DictReader), a csv.Error raised as UnreadableCsv naming its line."""
+    try:
+        yield from reader
+    except csv.Error as exc:
+        raise unreadable(reader.line_num, exc, file) from None
+
+
 def csv_rows(stream: io.TextIOBase) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
-    """The header and an iterator of (line number, cells) for each non-blank row, read one at a time."""
+    """The header and an iterator of (line number, cells) for each non-blank row, read one at a time.
+    A line the reader cannot read raises UnreadableCsv (with its line number)."""
     reader = csv.reader(stream)
-    header = next(reader, [])
+    try:
+        header = next(reader, [])
+    except csv.Error as exc:
+        raise unreadable(reader.line_num, exc) from None
 
     def rows() -> Iterator[tuple[int, list[str]]]:
-        for cells in reader:
-            if cells:
-                yield reader.line_num, cells
+        try:
+            for cells in reader:
+                if cells:
+                    yield reader.line_num, cells
+        except csv.Error as exc:
+            raise unreadable(reader.line_num, exc) from None
 
     return header, rows()
+
+
+def first_undecodable(stream: BinaryIO) -> tuple[int, int, int, str] | None:
+    """Where a byte stream stops being UTF-8: (line, column, byte offset, reason), all counted in bytes
+    from 1 (column) and 0 (offset); None when it is all UTF-8. Read in blocks: memory stays flat."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = newlines = 0
+    last_newline = -1  # byte offset of the last newline before the current block
+    while block := stream.read(1 << 20):
+        pending = decoder.getstate()[0]  # an incomplete sequence from the last block (never a newline)
+        try:
+            decoder.decode(block)
+        except UnicodeDecodeError as exc:
+            bad = offset - len(pending) + exc.start
+            head = block[: max(0, exc.start - len(pending))]
+            if b"\n" in head:
+                last_newline = offset + head.rindex(b"\n")
+            return newlines + head.count(b"\n") + 1, bad - last_newline, bad, exc.reason
+        count = block.count(b"\n")
+        if count:
+            newlines += count
+            last_newline = offset + block.rindex(b"\n")
+        offset += len(block)
+    pending = decoder.getstate()[0]
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError as exc:
+        bad = offset - len(pending)
+        return newlines + 1, bad - last_newline, bad, exc.reason
+    return None
+
+
+def encoding_problem(file: str, stream: BinaryIO) -> Problem | None:
+    found = first_undecodable(stream)
+    if found is None:
+        return None
+    line, column, offset, reason = found
+    return Problem(
+        file,
+        line,
+        "",
+        f"not UTF-8 text at line {line}, column {column} (byte offset {offset}: {reason}): "
+        "save the file as UTF-8 and import it again",
+    )
 
 
 def chunks(rows: Iterator[Any], size: int = CHUNK) -> Iterator[list[Any]]:

@@ -26,7 +26,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -42,11 +42,15 @@ from pdva.exports.import_base import (
     ImportRefused,
     ImportReport,
     ImportRun,
+    Problem,
     ProgressFn,
+    UnreadableCsv,
     cell_parser,
     chunks,
     count_lines,
     csv_rows,
+    encoding_problem,
+    read_csv,
     refuse_if_loaded,
     remembering_parser,
     run_import,
@@ -186,9 +190,39 @@ def site_codes_in(path: Path) -> set[str]:
         )
         if key is None:
             continue
-        reader = csv.DictReader(stream)
-        codes |= {row.get(key, "").strip().upper() for row in reader if row.get(key)}
+        try:
+            for row in read_csv(csv.DictReader(stream)):
+                if row.get(key):
+                    codes.add(row[key].strip().upper())
+        except UnreadableCsv:
+            continue  # the import itself reports the line (and so writes nothing)
     return codes
+
+
+def binary_members(path: Path) -> Iterator[tuple[str, BinaryIO]]:
+    """(file name, byte stream) of every table file the import reads, for the encoding check."""
+    if path.is_dir():
+        for spec in TABLES:
+            f = path / f"{spec.name}.csv"
+            if f.exists():
+                with open(f, "rb") as stream:
+                    yield f.name, stream
+    elif zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as zf:
+            names = set(zf.namelist())
+            for spec in TABLES:
+                if f"{spec.name}.csv" in names:
+                    with zf.open(f"{spec.name}.csv") as stream:
+                        yield f"{spec.name}.csv", stream
+    else:
+        with open(path, "rb") as stream:
+            yield path.name, stream
+
+
+def encoding_problems(path: Path, redcap: bool) -> list[Problem]:
+    """Files of the import that are not UTF-8, each named with the line, column and byte offset."""
+    members = Source(path).binary_members() if redcap else binary_members(path)
+    return [p for name, stream in members if (p := encoding_problem(name, stream)) is not None]
 
 
 # --- the importer --------------------------------------------------------------------------------
@@ -251,7 +285,12 @@ class FullImporter:
     def load(self, spec: TableSpec, fname: str, stream: io.TextIOBase) -> None:
         table = full_columns(spec)
         columns = {c.name: c for c in table.columns}
-        header, rows = csv_rows(stream)
+        try:
+            header, rows = csv_rows(stream)
+        except UnreadableCsv as exc:
+            self.report.add(fname, exc.line, "", exc.problem)
+            return
+        rows = self.reported(rows, fname)
         problems = self.report.problem_count
         for name in header:
             if name not in columns:
@@ -306,6 +345,13 @@ class FullImporter:
         self.report.created[spec.name] = created
         if reused:
             self.report.reused[spec.name] = reused
+
+    def reported(self, rows: Iterator[tuple[int, list[str]]], fname: str) -> Iterator[tuple[int, list[str]]]:
+        """The rows, up to a line the reader cannot read (reported there: nothing is written)."""
+        try:
+            yield from rows
+        except UnreadableCsv as exc:
+            self.report.add(fname, exc.line, "", exc.problem)
 
     def write(self, fname: str) -> None:
         pending, self.pending = self.pending, []
@@ -929,6 +975,12 @@ def import_path(
     path = Path(path)
     if redcap is None and is_redcap(path):
         raise ValueError(f"{path.name} is a REDCap export: name the registry site(s) its records belong to")
+    undecodable = encoding_problems(path, redcap is not None)
+    if undecodable:  # before anything reads the text (the rights check reads the site codes)
+        report = ImportReport(source=path.name, sha256=source_sha256(path), dry_run=dry_run)
+        for p in undecodable:
+            report.add(p.file, p.row, p.field, p.problem)
+        return report
     allowed = check_import_allowed(user, path, set(redcap.sites.values()) if redcap is not None else None)
     sha = source_sha256(path)
     refuse_if_loaded(sha)

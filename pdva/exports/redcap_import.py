@@ -27,13 +27,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from django.core.exceptions import ValidationError
 
 from pdva.exports import lib, redcap, research
 from pdva.exports.columns import RECOMPUTED, RESEARCH_KEY
-from pdva.exports.import_base import ALIVE_ON, CHUNK, ImportRun, count_lines, parse_value
+from pdva.exports.import_base import (
+    ALIVE_ON,
+    CHUNK,
+    ImportRun,
+    UnreadableCsv,
+    count_lines,
+    parse_value,
+    read_csv,
+)
 from pdva.exports.tables import BY_NAME
 from pdva.registry import models as m
 
@@ -96,6 +104,18 @@ class Source:
                 return member in zf.namelist()
         return self._name(member).exists()
 
+    def binary_members(self) -> Iterator[tuple[str, BinaryIO]]:
+        """(file name, byte stream) of the data CSV and its dictionary, where present (encoding check)."""
+        for member in (DATA, DICTIONARY):
+            if not self.exists(member):
+                continue
+            if self.zipped:
+                with zipfile.ZipFile(self.path) as zf, zf.open(member) as stream:
+                    yield member, stream
+            else:
+                with open(self._name(member), "rb") as stream:
+                    yield self._name(member).name, stream
+
     @contextmanager
     def open(self, member: str) -> Iterator[io.TextIOBase]:
         if self.zipped:
@@ -151,7 +171,7 @@ class RedcapImporter:
             if header != redcap.HEADER:
                 self.report.add(DICTIONARY, 1, "", "not a REDCap data dictionary (18 columns expected)")
                 return False
-            for row in reader:
+            for row in read_csv(reader, DICTIONARY):
                 name = row[0] if row else ""
                 if name != "record_id" and name not in self.columns:
                     self.report.add(DICTIONARY, reader.line_num, name, "field unknown to this registry")
@@ -215,7 +235,7 @@ class RedcapImporter:
         progress = self.state.progress
         with self.source.open(DATA) as stream:
             reader = csv.DictReader(stream)
-            for row in reader:
+            for row in read_csv(reader, DATA):
                 self.done += 1
                 if progress is not None and self.done % CHUNK == 0:
                     progress(min(self.done, self.total), self.total)
@@ -413,6 +433,12 @@ class RedcapImporter:
         return len(objs)
 
     def run(self) -> None:
+        try:
+            self.run_checked()
+        except UnreadableCsv as exc:
+            self.report.add(exc.file or DATA, exc.line, "", exc.problem)
+
+    def run_checked(self) -> None:
         if not (self.check_files() and self.resolve_sites()):
             return
         for site in self.sites.values():

@@ -108,3 +108,66 @@ def test_the_collector_is_back_on_after_an_import_even_a_failed_one(cohort, mana
     with pytest.raises(ValueError, match="name a CSV after its table"):
         import_path(stray, user=sam, dry_run=True)
     assert gc.isenabled() and gc.get_freeze_count() == 0
+
+
+# --- the registry's date and range rules (pdva.registry.rules), the same as the forms' ----------------------
+
+
+def _identity_dobs(path) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    with zipfile.ZipFile(path) as zf:
+        rows = csv.DictReader(io.StringIO(zf.read("patient_identities.csv").decode()))
+        return {r["patient"]: r["date_of_birth"] for r in rows}
+
+
+def test_a_death_before_birth_is_refused_on_its_line(cohort, manager, sam, tmp_path):
+    path = full_export(manager, tmp_path)
+    dobs = _identity_dobs(path)
+
+    def before_birth(rows):  # type: ignore[no-untyped-def]
+        row = rows[0]
+        row["date_of_death"] = (
+            dt.date.fromisoformat(dobs[row["patient"]]) - dt.timedelta(days=1)
+        ).isoformat()
+
+    bad = rewrite_export(path, tmp_path / "bad.zip", {"deaths": before_birth})
+    wipe_registry()
+    report = import_path(bad, user=sam, dry_run=True)
+    assert [(p.file, p.row, p.field) for p in report.problems] == [("deaths.csv", 2, "date_of_death")]
+    assert "before the patient's date of birth" in report.problems[0].problem
+
+
+def test_a_death_before_birth_of_a_patient_already_here_is_refused(cohort, manager, sam, tmp_path):
+    """The date of birth comes from the registry's identity (decrypted once for the chunk's patients)."""
+    path = full_export(manager, tmp_path)
+    dobs = _identity_dobs(path)
+    with zipfile.ZipFile(path) as zf:
+        deaths = list(csv.DictReader(io.StringIO(zf.read("deaths.csv").decode())))
+    dead = {d["patient"] for d in deaths}
+    alive = next(p for p in sorted(dobs) if p not in dead and dobs[p])
+    row = dict(deaths[0], uuid="", patient=alive)
+    row["date_of_death"] = (dt.date.fromisoformat(dobs[alive]) - dt.timedelta(days=1)).isoformat()
+    folder = tmp_path / "in"
+    folder.mkdir()
+    with open(folder / "deaths.csv", "w", newline="", encoding="utf-8") as stream:
+        writer = csv.DictWriter(stream, fieldnames=list(row), lineterminator="\n")
+        writer.writeheader()
+        writer.writerow(row)
+    report = import_path(folder / "deaths.csv", user=sam, dry_run=True)
+    assert [(p.file, p.row, p.field) for p in report.problems] == [("deaths.csv", 2, "date_of_death")]
+    assert "before the patient's date of birth" in report.problems[0].problem
+
+
+def test_a_negative_wound_area_is_refused_on_its_line(cohort, manager, sam, tmp_path):
+    path = full_export(manager, tmp_path)
+
+    def negative(rows):  # type: ignore[no-untyped-def]
+        rows[2]["wound_area_total_cm2"] = "-1.5"
+        rows[3]["wound_area_total_cm2"] = "0.0"
+
+    bad = rewrite_export(path, tmp_path / "bad.zip", {"followups": negative})
+    wipe_registry()
+    report = import_path(bad, user=sam, dry_run=True)
+    assert [(p.file, p.row, p.field) for p in report.problems] == [
+        ("followups.csv", 4, "wound_area_total_cm2")
+    ]
+    assert "not negative" in report.problems[0].problem

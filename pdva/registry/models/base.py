@@ -7,9 +7,11 @@ import uuid
 from typing import Any, ClassVar
 
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator
 from django.db import models
 
 from pdva.audit.models import AuditedModel
+from pdva.registry import rules
 from pdva.registry.choices import NOT_KNOWN, YesNo
 
 
@@ -25,6 +27,22 @@ def choice(
     if default is not None:
         kwargs.setdefault("default", default)
     return models.CharField(verbose_name, max_length=40, choices=choices.choices, **kwargs)
+
+
+# Free-entry text limits. A TextField's max_length alone reaches forms only (the textarea's maxlength and the
+# form field's check); the validator makes the model's own checks, and so the importer, refuse longer text.
+NOTES_MAX_LENGTH = 10_000  # clinical notes, descriptions, treatment
+SHORT_TEXT_MAX_LENGTH = 2_000  # a note on one decision (eligibility, closing a query, a sign-off reason)
+
+
+def free_text(
+    verbose_name: str | None = None, *, max_length: int = NOTES_MAX_LENGTH, **kwargs: Any
+) -> models.TextField:
+    """Free-entry text with one limit that forms, the API and imports all enforce (from this definition)."""
+    kwargs.setdefault("blank", True)
+    return models.TextField(
+        verbose_name, max_length=max_length, validators=[MaxLengthValidator(max_length)], **kwargs
+    )
 
 
 def multi_choice(verbose_name: str) -> models.JSONField:
@@ -58,5 +76,7 @@ class ClinicalRecord(AuditedModel):
                 errors[name] = f"unknown code(s) {bad}; allowed: {list(choices.values)}"
             if len(set(values)) != len(values):
                 errors[name] = "codes must not repeat"
+        if self._meta.model_name in rules.NOT_NEGATIVE:
+            errors.update(rules.negative_values(self._meta.model_name, self.__dict__))
         if errors:
             raise ValidationError(errors)

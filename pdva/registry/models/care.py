@@ -10,8 +10,9 @@ from django.db import models
 
 from pdva.reference.wifi import wifi_stage
 from pdva.registry import choices as c
+from pdva.registry import rules
 from pdva.registry.instruments import validate_responses
-from pdva.registry.models.base import ClinicalRecord, choice, multi_choice, yes_no
+from pdva.registry.models.base import ClinicalRecord, choice, free_text, multi_choice, yes_no
 from pdva.registry.models.patients import Patient
 from pdva.registry.models.procedure import GRADE_0_3, NRS_0_10, Procedure
 
@@ -47,7 +48,9 @@ class Medication(ClinicalRecord):
     agent = models.CharField(max_length=20, choices=c.MedicationAgent.choices)
     agent_other = models.CharField(max_length=100, blank=True)
     dmd_code = models.CharField("dm+d code", max_length=20, blank=True)
-    dose = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    dose = models.DecimalField(
+        max_digits=8, decimal_places=2, null=True, blank=True, validators=rules.not_negative()
+    )
     dose_unit = models.CharField(max_length=10, default="mg")
     frequency = choice("frequency", c.Frequency)
     start_date = models.DateField()
@@ -109,21 +112,25 @@ class FollowUpVisit(ClinicalRecord):
     wifi_i_basis = choice("ischaemia measurement", c.WifiIBasis)
     wound_status = choice("wound status", c.WoundStatus)
     complete_healing_date = models.DateField(null=True, blank=True)
-    wound_area_total_cm2 = models.DecimalField(max_digits=5, decimal_places=1, null=True, blank=True)
+    wound_area_total_cm2 = models.DecimalField(
+        max_digits=5, decimal_places=1, null=True, blank=True, validators=rules.not_negative()
+    )
     pain_nrs = models.PositiveSmallIntegerField("pain (NRS 0-10)", null=True, blank=True, validators=NRS_0_10)
     oedema = choice("oedema", c.Oedema)
     circuit_patency = models.CharField(
         max_length=20, choices=c.Patency.choices, default=c.Patency.NOT_ASSESSED
     )
     duplex_psv_max_cm_s = models.PositiveSmallIntegerField(null=True, blank=True)
-    duplex_psv_ratio = models.DecimalField(max_digits=4, decimal_places=1, null=True, blank=True)
+    duplex_psv_ratio = models.DecimalField(
+        max_digits=4, decimal_places=1, null=True, blank=True, validators=rules.not_negative()
+    )
     duplex_volume_flow_ml_min = models.PositiveIntegerField(null=True, blank=True)
     toe_pressure_mmhg = models.PositiveSmallIntegerField(null=True, blank=True)
     tcpo2_mmhg = models.PositiveSmallIntegerField(null=True, blank=True)
     worsening_perfusion = yes_no("worsening perfusion")
     ambulatory_status = choice("ambulatory status", c.Ambulatory)
     new_events_since_last = yes_no("new events since last contact")
-    notes = models.TextField(blank=True)
+    notes = free_text()
 
     wifi_stage = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
 
@@ -165,7 +172,7 @@ class AdverseEvent(ClinicalRecord):
     procedure = models.ForeignKey(Procedure, on_delete=models.PROTECT, related_name="adverse_events")
     onset_date = models.DateField()
     category = models.CharField(max_length=40, choices=c.AECategory.choices)
-    description = models.TextField(blank=True)
+    description = free_text()
     bleeding_severity = choice("bleeding severity (BARC)", c.BleedingSeverity, blank=True, default="")
     infection_type = choice("infection type", c.InfectionType, blank=True, default="")
     steal_grade = choice("steal grade", c.StealGrade, blank=True, default="")
@@ -175,7 +182,7 @@ class AdverseEvent(ClinicalRecord):
     related_to_procedure = choice("relatedness to procedure", c.Relatedness)
     outcome = choice("outcome", c.AEOutcome)
     resolution_date = models.DateField(null=True, blank=True)
-    treatment = models.TextField(blank=True)
+    treatment = free_text()
     mhra_reported = yes_no("reported to the MHRA (Yellow Card)", default="no")
     mhra_reference = models.CharField("MHRA Yellow Card reference", max_length=60, blank=True)
     mhra_report_date = models.DateField(null=True, blank=True)
@@ -241,7 +248,7 @@ class Reintervention(ClinicalRecord):
     modalities = multi_choice("modalities")
     technical_success = yes_no("technical success")
     opcs4_code = models.CharField("OPCS-4 code", max_length=10, blank=True)
-    notes = models.TextField(blank=True)
+    notes = free_text()
 
     is_major = models.BooleanField(
         "major reintervention (MALE definition, derived)", default=False, editable=False
@@ -333,6 +340,12 @@ class Death(ClinicalRecord):
             errors["date_of_death"] = (
                 f"the patient has a record dated {later:%d %b %Y}, after this date of death"
             )
+        identity = getattr(self.patient, "identity", None) if self.patient_id else None
+        before_birth = rules.death_before_birth(
+            self.date_of_death, identity.date_of_birth if identity is not None else None
+        )
+        if before_birth:  # the more basic of the two: said first
+            errors["date_of_death"] = before_birth
         if errors:
             raise ValidationError(errors)
 

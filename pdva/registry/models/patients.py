@@ -13,6 +13,7 @@ from django.db import models
 from nhs_number import is_valid as nhs_number_is_valid
 
 from pdva.audit.models import AuditedModel
+from pdva.registry import rules
 from pdva.registry.choices import Ethnicity, Sex
 from pdva.registry.crypto import decrypt, encrypt
 from pdva.registry.models.base import ClinicalRecord, choice
@@ -165,6 +166,13 @@ class PatientIdentity(AuditedModel):
     @postcode.setter
     def postcode(self, value: str) -> None:
         self.postcode_enc = encrypt(" ".join(value.upper().split()))
+
+    def clean_for_save(self) -> None:
+        super().clean_for_save()
+        death = self.patient.date_of_death if self.patient_id else None
+        error = rules.birth_after_death(self.date_of_birth, death) if death else None
+        if error:
+            raise ValidationError({"date_of_birth": error})
 
     def age_on(self, day: dt.date) -> int | None:
         dob = self.date_of_birth

@@ -13,7 +13,15 @@ from django.db import models
 from pdva.reference.glass import glass_stage, segment_grade
 from pdva.reference.wifi import wifi_stage
 from pdva.registry import choices as c
-from pdva.registry.models.base import ClinicalRecord, choice, multi_choice, yes_no
+from pdva.registry import rules
+from pdva.registry.models.base import (
+    SHORT_TEXT_MAX_LENGTH,
+    ClinicalRecord,
+    choice,
+    free_text,
+    multi_choice,
+    yes_no,
+)
 from pdva.registry.models.patients import Patient
 from pdva.registry.models.sites import Operator
 
@@ -69,8 +77,12 @@ class Procedure(ClinicalRecord):
     stent_graft_total_length_mm = models.PositiveIntegerField(
         null=True, blank=True, validators=[MaxValueValidator(2000)]
     )
-    stent_graft_min_diameter_mm = models.DecimalField(max_digits=4, decimal_places=1, null=True, blank=True)
-    stent_graft_max_diameter_mm = models.DecimalField(max_digits=4, decimal_places=1, null=True, blank=True)
+    stent_graft_min_diameter_mm = models.DecimalField(
+        max_digits=4, decimal_places=1, null=True, blank=True, validators=rules.not_negative()
+    )
+    stent_graft_max_diameter_mm = models.DecimalField(
+        max_digits=4, decimal_places=1, null=True, blank=True, validators=rules.not_negative()
+    )
     bare_stent_count = models.PositiveSmallIntegerField(null=True, blank=True)
     collateral_embolisation = yes_no("collateral embolisation")
     embolisation_materials = models.CharField(max_length=200, blank=True)
@@ -83,8 +95,12 @@ class Procedure(ClinicalRecord):
     contrast_volume_ml = models.PositiveIntegerField(
         null=True, blank=True, validators=[MaxValueValidator(2000)]
     )
-    fluoroscopy_time_min = models.DecimalField(max_digits=5, decimal_places=1, null=True, blank=True)
-    dose_area_product_gycm2 = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    fluoroscopy_time_min = models.DecimalField(
+        max_digits=5, decimal_places=1, null=True, blank=True, validators=rules.not_negative()
+    )
+    dose_area_product_gycm2 = models.DecimalField(
+        max_digits=8, decimal_places=2, null=True, blank=True, validators=rules.not_negative()
+    )
     intraprocedural_anticoagulant = models.CharField(
         max_length=20,
         choices=[
@@ -96,7 +112,7 @@ class Procedure(ClinicalRecord):
         default=c.NOT_KNOWN,
     )
     intraprocedural_anticoagulant_dose = models.CharField(max_length=40, blank=True)
-    notes = models.TextField(blank=True)
+    notes = free_text()
 
     # Derived (see derive()): never entered.
     technical_success = yes_no("technical success (derived)", editable=False)
@@ -225,7 +241,9 @@ class Baseline(ClinicalRecord):
         default=False,
         help_text="A clinical judgement recorded separately from the WIfI grid",
     )
-    abi = models.DecimalField("ABI", max_digits=3, decimal_places=2, null=True, blank=True)
+    abi = models.DecimalField(
+        "ABI", max_digits=3, decimal_places=2, null=True, blank=True, validators=rules.not_negative()
+    )
     ankle_pressure_mmhg = models.PositiveSmallIntegerField(null=True, blank=True)
     toe_pressure_mmhg = models.PositiveSmallIntegerField(null=True, blank=True)
     tcpo2_mmhg = models.PositiveSmallIntegerField("TcPO2 (mmHg)", null=True, blank=True)
@@ -244,7 +262,9 @@ class Baseline(ClinicalRecord):
     prior_index_limb_revasc_count = models.PositiveSmallIntegerField(null=True, blank=True)
     prior_minor_amputation_index = yes_no("prior minor amputation of the index limb")
     wound_count = models.PositiveSmallIntegerField(null=True, blank=True)
-    largest_wound_area_cm2 = models.DecimalField(max_digits=5, decimal_places=1, null=True, blank=True)
+    largest_wound_area_cm2 = models.DecimalField(
+        max_digits=5, decimal_places=1, null=True, blank=True, validators=rules.not_negative()
+    )
     wound_locations = multi_choice("wound locations")
     gangrene = choice("gangrene", c.Gangrene)
     rest_pain_nrs = models.PositiveSmallIntegerField(
@@ -273,13 +293,24 @@ class Baseline(ClinicalRecord):
     )
     ambulatory_status = choice("ambulatory status", c.Ambulatory)
     living_status = choice("living status", c.LivingStatus)
-    albumin_g_l = models.DecimalField(max_digits=4, decimal_places=1, null=True, blank=True)
-    haemoglobin_g_l = models.DecimalField(max_digits=4, decimal_places=1, null=True, blank=True)
-    wcc = models.DecimalField(
-        "white cell count (×10⁹/L)", max_digits=4, decimal_places=1, null=True, blank=True
+    albumin_g_l = models.DecimalField(
+        max_digits=4, decimal_places=1, null=True, blank=True, validators=rules.not_negative()
     )
-    bmi = models.DecimalField(max_digits=4, decimal_places=1, null=True, blank=True)
-    eligibility_note = models.TextField(blank=True)
+    haemoglobin_g_l = models.DecimalField(
+        max_digits=4, decimal_places=1, null=True, blank=True, validators=rules.not_negative()
+    )
+    wcc = models.DecimalField(
+        "white cell count (×10⁹/L)",
+        max_digits=4,
+        decimal_places=1,
+        null=True,
+        blank=True,
+        validators=rules.not_negative(),
+    )
+    bmi = models.DecimalField(
+        max_digits=4, decimal_places=1, null=True, blank=True, validators=rules.not_negative()
+    )
+    eligibility_note = free_text(max_length=SHORT_TEXT_MAX_LENGTH)
 
     # Derived from the versioned lookup tables.
     wifi_stage = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)

@@ -11,6 +11,7 @@ from django.db import models
 
 from pdva.audit.models import AuditedModel
 from pdva.registry.choices import OperatorRole, Region
+from pdva.registry.models.base import free_text
 
 ODS_CODE = re.compile(r"^[A-Z0-9]{3,5}$")
 
@@ -50,7 +51,7 @@ class SiteGovernance(AuditedModel):
         choices=[("audit", "Audit"), ("research", "Research"), ("both", "Both")],
         default="audit",
     )
-    notes = models.TextField(blank=True)
+    notes = free_text()
 
     def __str__(self) -> str:
         return f"Governance for {self.site}"
@@ -78,7 +79,7 @@ class Operator(AuditedModel):
     role = models.CharField(max_length=40, choices=OperatorRole.choices)
     training_documented = models.BooleanField(default=False)
     training_date = models.DateField(null=True, blank=True)
-    training_description = models.TextField(blank=True)
+    training_description = free_text()
     prior_dva_experience_cases = models.PositiveIntegerField(default=0)
     proctoring_completed_date = models.DateField(null=True, blank=True)
     active = models.BooleanField(default=True)
