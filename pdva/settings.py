@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pdva.core.config import ConfigError, Environment, load_environment
+from pdva.core.config import ConfigError, Environment, load_environment, parse_bool
 
 BASE_DIR = Path(__file__).resolve().parent
 ENV: Environment = load_environment(os.environ, base_dir=Path.cwd())
@@ -156,6 +156,8 @@ PDVA_PROM_REMINDER_DAYS = _positive_int("PDVA_PROM_REMINDER_DAYS", 7)  # days be
 PDVA_PROM_MAX_REMINDERS = _positive_int("PDVA_PROM_MAX_REMINDERS", 2)  # then reminders stop
 PDVA_IDLE_TIMEOUT_MINUTES = _positive_int("PDVA_IDLE_TIMEOUT_MINUTES", 30)  # signed out after this idle
 PDVA_ACTIVATION_HOURS = _positive_int("PDVA_ACTIVATION_HOURS", 72)  # a two-factor activation code expires
+# A self-granted role, or a clinical role granted by an administrator, waits for a governance lead's approval.
+PDVA_ROLE_GRANT_APPROVAL = parse_bool(os.environ, "PDVA_ROLE_GRANT_APPROVAL", False)
 PDVA_PROM_EMAIL_TEMPLATES = "proms/email"
 PDVA_FOLLOWUP_DIGEST_TEMPLATE = "followup/email/digest.txt"
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -27,6 +29,18 @@ class Membership(AuditedModel):
     def __str__(self) -> str:
         where = self.site.ods_code if self.site_id else "national"
         return f"{self.user} - {self.get_role_display()} ({where})"
+
+    def save(self, *args: Any, reason: str = "", **kwargs: Any) -> None:
+        from django.db import transaction
+
+        from pdva.accounts.services.grants import hold_for_approval, notice_if_needed
+
+        with transaction.atomic():
+            hold_for_approval(self)  # PDVA_ROLE_GRANT_APPROVAL: some grants wait for a second person
+            super().save(*args, reason=reason, **kwargs)
+            if getattr(self, "_pdva_held", False):
+                self._pdva_held = False
+                notice_if_needed(self, needs_approval=True)
 
     def clean_for_save(self) -> None:
         if self.role in SITE_ROLES and self.site_id is None:
@@ -110,6 +124,12 @@ class RoleGrantNotice(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     acknowledged_at = models.DateTimeField(null=True, blank=True)
+    # PDVA_ROLE_GRANT_APPROVAL: the membership stays inactive until a lead (not the grantee, not the granter)
+    # approves it; acknowledging the notice is then the decision.
+    needs_approval = models.BooleanField(default=False)
+    decision = models.CharField(
+        max_length=10, blank=True, choices=[("approved", "Approved"), ("refused", "Refused")]
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

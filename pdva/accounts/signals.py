@@ -198,20 +198,11 @@ def _membership_before(sender: Any, instance: Any, raw: bool = False, **kwargs: 
 
 
 def _membership_after(sender: Any, instance: Any, created: bool, raw: bool = False, **kwargs: Any) -> None:
-    from pdva.accounts.services.grants import notice_if_needed
+    from pdva.accounts.services.grants import is_grant, notice_if_needed
 
-    if raw:
+    if raw or getattr(instance, "_pdva_approving", False):
         return
-    old = getattr(instance, "_pdva_grant_before", None)
-    live = instance.active and instance.deleted_at is None
-    was_live_same = (
-        old is not None
-        and old["active"]
-        and old["deleted_at"] is None
-        and old["role"] == instance.role
-        and old["site_id"] == instance.site_id
-    )
-    if live and not was_live_same:
+    if is_grant(getattr(instance, "_pdva_grant_before", None), instance):
         notice_if_needed(instance)
 
 

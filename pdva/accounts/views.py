@@ -143,9 +143,17 @@ def acknowledge_grant(request: HttpRequest, pk: int) -> HttpResponse:
     notice = get_object_or_404(RoleGrantNotice, pk=pk, acknowledged_at__isnull=True)
     if not grants.open_notices_for(request.user).filter(pk=notice.pk).exists():
         raise Http404
-    with audit_context(request.user):
-        grants.acknowledge(notice, request.user)
-    messages.success(request, "Noted.")
+    approve = request.POST.get("decision", "approve") != "refuse"
+    try:
+        with audit_context(request.user):
+            grants.acknowledge(notice, request.user, approve=approve)
+    except grants.SecondPersonRequired as refused:
+        messages.error(request, str(refused))
+    else:
+        if notice.needs_approval:
+            messages.success(request, "Role approved: it is now in effect." if approve else "Role refused.")
+        else:
+            messages.success(request, "Noted.")
     return redirect(safe_next(request))
 
 

@@ -123,3 +123,71 @@ def test_mail_failure_leaves_the_notice(sam, gina, site_a, settings, django_capt
     with django_capture_on_commit_callbacks(execute=True):
         _give(sam, sam, "site_clinician", site_a)
     assert RoleGrantNotice.objects.filter(acknowledged_at__isnull=True).count() == 1
+
+
+# --- PDVA_ROLE_GRANT_APPROVAL: a second person --------------------------------------------------------
+
+
+@pytest.fixture
+def approval(settings):  # type: ignore[no-untyped-def]
+    settings.PDVA_ROLE_GRANT_APPROVAL = True
+
+
+def test_approval_is_off_by_default(sam, site_a):
+    from django.conf import settings
+
+    assert settings.PDVA_ROLE_GRANT_APPROVAL is False
+    assert _give(sam, sam, "site_clinician", site_a).active
+
+
+def test_held_grant_gives_no_access_until_a_lead_approves(approval, sam, gina, login, site_a):
+    from pdva.accounts.access import roles_of
+
+    membership = _give(sam, sam, "site_clinician", site_a)
+    membership.refresh_from_db()
+    assert membership.active is False and "site_clinician" not in roles_of(type(sam).objects.get(pk=sam.pk))
+    notice = RoleGrantNotice.objects.get()
+    assert notice.needs_approval
+    client = login(gina)
+    assert "Waiting for your approval" in client.get("/").content.decode()
+    client.post(f"/accounts/role-grants/{notice.pk}/acknowledge/", {"decision": "approve"})
+    membership.refresh_from_db()
+    notice.refresh_from_db()
+    assert membership.active and notice.decision == "approved" and notice.acknowledged_by == gina
+    entry = AuditEntry.objects.filter(
+        action="accounts.membership.updated", object_id=str(membership.pk)
+    ).last()
+    assert entry.actor_id == gina.pk and entry.after == {"active": True} and "second person" in entry.reason
+    assert RoleGrantNotice.objects.count() == 1  # the approval itself is not a new grant to review
+
+
+def test_refused_grant_stays_inactive(approval, sam, gina, login, site_a):
+    membership = _give(sam, sam, "site_clinician", site_a)
+    notice = RoleGrantNotice.objects.get()
+    login(gina).post(f"/accounts/role-grants/{notice.pk}/acknowledge/", {"decision": "refuse"})
+    membership.refresh_from_db()
+    notice.refresh_from_db()
+    assert not membership.active and notice.decision == "refused"
+    assert AuditEntry.objects.filter(action="accounts.role_grant.refused", actor_id=gina.pk).exists()
+
+
+def test_the_grantee_cannot_approve_their_own_grant(approval, sam, gina, site_a):
+    """A governance lead who grants themself another role at their site needs another lead."""
+    membership = _give(gina, gina, "site_data_manager", site_a)
+    notice = RoleGrantNotice.objects.get()
+    from pdva.accounts.services import grants
+
+    with audit_context(gina), pytest.raises(grants.SecondPersonRequired):
+        grants.acknowledge(notice, gina)
+    membership.refresh_from_db()
+    assert not membership.active
+
+
+def test_ticking_active_in_the_admin_does_not_bypass_approval(approval, sam, site_a):
+    membership = _give(sam, sam, "site_clinician", site_a)
+    membership.refresh_from_db()
+    membership.active = True
+    with audit_context(sam, reason="again"):
+        membership.save()
+    membership.refresh_from_db()
+    assert not membership.active and RoleGrantNotice.objects.filter(needs_approval=True).count() == 2

@@ -19,7 +19,7 @@ from pdva.audit.models import record
 log = logging.getLogger(__name__)
 
 SELF_GRANTED = "self-granted"
-ADMIN_GRANTED = "clinical role granted by an administrator"
+ADMIN_GRANTED = "clinical role, by an administrator"  # fits why (40)
 
 
 def is_clinical_role(role: str) -> bool:
@@ -53,12 +53,50 @@ def governance_leads_for(site_id: int | None) -> Any:
     return get_user_model().objects.filter(pk__in=leads.values("user_id"), is_active=True).distinct()
 
 
-def notice_if_needed(membership: Membership) -> RoleGrantNotice | None:
+def is_grant(old: dict[str, Any] | None, membership: Membership) -> bool:
+    """Does this save give a role (new, reactivated, or moved to another role or site)?"""
+    if not (membership.active and membership.deleted_at is None):
+        return False
+    return not (
+        old is not None
+        and old["active"]
+        and old["deleted_at"] is None
+        and old["role"] == membership.role
+        and old["site_id"] == membership.site_id
+    )
+
+
+def _old_state(membership: Membership) -> dict[str, Any] | None:
+    if membership.pk is None:
+        return None
+    return (
+        Membership._base_manager.filter(pk=membership.pk)
+        .values("role", "site_id", "active", "deleted_at")
+        .first()
+    )
+
+
+def hold_for_approval(membership: Membership) -> None:
+    """With PDVA_ROLE_GRANT_APPROVAL, a grant governance must see is saved inactive, pending a second person."""
+    from django.conf import settings
+
+    if not settings.PDVA_ROLE_GRANT_APPROVAL or getattr(membership, "_pdva_approving", False):
+        return
+    actor = peek_actor()
+    if actor is None or not is_grant(_old_state(membership), membership):
+        return
+    if why_notice(membership, actor.user_id) is not None:
+        membership.active = False
+        membership._pdva_held = True  # type: ignore[attr-defined]
+
+
+def notice_if_needed(membership: Membership, *, needs_approval: bool = False) -> RoleGrantNotice | None:
     actor = peek_actor()
     why = why_notice(membership, actor.user_id if actor else None)
     if why is None or actor is None:
         return None
     notice = RoleGrantNotice.objects.create(
+        needs_approval=needs_approval,
         membership=membership,
         granted_to_id=membership.user_id,
         granted_by_id=actor.user_id,
@@ -73,7 +111,12 @@ def notice_if_needed(membership: Membership) -> RoleGrantNotice | None:
         object_type="accounts.membership",
         object_id=membership.pk,
         site_id=membership.site_id,
-        after={"user_id": membership.user_id, "role": membership.role, "why": why},
+        after={
+            "user_id": membership.user_id,
+            "role": membership.role,
+            "why": why,
+            "needs_approval": needs_approval,
+        },
     )
     transaction.on_commit(lambda: _mail(notice.pk))
     return notice
@@ -121,13 +164,29 @@ def open_notices_for(user: Any) -> Any:
     )
 
 
-def acknowledge(notice: RoleGrantNotice, user: Any) -> None:
-    notice.acknowledged_by = user
-    notice.acknowledged_at = timezone.now()
-    notice.save(update_fields=["acknowledged_by", "acknowledged_at"])
-    record(
-        "accounts.role_grant.acknowledged",
-        object_type="accounts.membership",
-        object_id=notice.membership_id,
-        site_id=notice.site_id,
-    )
+class SecondPersonRequired(PermissionError):
+    pass
+
+
+def acknowledge(notice: RoleGrantNotice, user: Any, *, approve: bool = True) -> None:
+    """Mark the notice reviewed; for a grant waiting for approval, approve (the role takes effect) or refuse.
+    Must run inside the reviewer's audit context."""
+    if notice.needs_approval and user.pk in (notice.granted_to_id, notice.granted_by_id):
+        raise SecondPersonRequired("a grant needs a second person: neither its holder nor its granter")
+    with transaction.atomic():
+        notice.acknowledged_by = user
+        notice.acknowledged_at = timezone.now()
+        if notice.needs_approval:
+            notice.decision = "approved" if approve else "refused"
+            if approve:
+                membership = Membership.objects.select_for_update().get(pk=notice.membership_id)
+                membership.active = True
+                membership._pdva_approving = True  # type: ignore[attr-defined]
+                membership.save(reason=f"role grant approved by {user.get_username()} (second person)")
+        notice.save(update_fields=["acknowledged_by", "acknowledged_at", "decision"])
+        record(
+            "accounts.role_grant." + (notice.decision or "acknowledged"),
+            object_type="accounts.membership",
+            object_id=notice.membership_id,
+            site_id=notice.site_id,
+        )
