@@ -211,6 +211,28 @@ def copy_text(value: Any, field: models.Field) -> str:
 
 # --- writing ----------------------------------------------------------------------------------------
 
+FILE_MODE = 0o600  # a backup holds every password hash and the encrypted identifiers: owner only
+FOLDER_MODE = 0o700
+
+
+def private_folder(folder: Path) -> None:
+    """Create ``folder`` and any missing parents owner-only (an existing folder is left as it is)."""
+    missing = []
+    current = folder
+    while not current.exists():
+        missing.append(current)
+        current = current.parent
+    for new in reversed(missing):
+        new.mkdir(mode=FOLDER_MODE, exist_ok=True)
+        new.chmod(FOLDER_MODE)  # mkdir's mode is narrowed by the umask, never widened: set it exactly
+
+
+def _owner_only_file(path: Path) -> IO[bytes]:
+    """Open ``path`` for writing, created (or truncated) with mode 0600 whatever the umask."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    os.fchmod(fd, FILE_MODE)  # a left-over partial file from an older run may have had a wider mode
+    return os.fdopen(fd, "wb")
+
 
 class _HashingFile:
     """A file wrapper that hashes what is written, so the digest costs no second read of the backup."""
@@ -277,7 +299,7 @@ def backup(
         path = path.with_name(path.name[: -len(LEGACY_SUFFIX)])
     if not path.name.endswith(SUFFIX):
         path = path.with_name(path.name + SUFFIX)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_folder(path.parent)
     native = connection.vendor == "postgresql" if native is None else native
     if native and connection.vendor != "postgresql":
         raise ValueError("the native backup reader needs PostgreSQL")
@@ -294,7 +316,7 @@ def backup(
             tables = backup_tables(_schema_registry(executor))
             counts = {t.name: t.model._base_manager.count() for t in tables}
             expected = sum(counts.values())
-            with partial.open("wb") as raw:
+            with _owner_only_file(partial) as raw:
                 hashing = _HashingFile(raw)
                 with gzip.GzipFile(fileobj=hashing, mode="wb", compresslevel=COMPRESSLEVEL, mtime=0) as out:
                     out.write(
@@ -805,17 +827,111 @@ def _restored_log_is_the_stream(columns: list[str], sha256: str) -> bool:
 @dataclass(frozen=True)
 class Restored:
     rows: int
-    audit_entries: int
+    audit_entries: int  # restored from the backup (the restore's own entry not counted)
     migrated_after: bool
+    restore_seq: int = 0  # the restore's audit entry, appended after the restored chain
+    rolled_back: tuple[str, ...] = ()  # checkpoint files newer than the restored chain (a rollback)
+    acknowledged: bool = False
 
 
-def restore(path: Path, *, force: bool = False, progress: Progress | None = None) -> Restored:
-    """Restore a backup into this database, all or nothing. Raises RestoreRefused (no row written)."""
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while block := stream.read(READ_CHUNK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def os_user() -> str:
+    try:
+        import getpass
+
+        return getpass.getuser()
+    except (OSError, KeyError, ImportError):  # no user name for this uid (a container)
+        return f"uid {os.getuid()}"
+
+
+def record_restore(
+    path: Path,
+    digest: str,
+    header: dict[str, Any],
+    *,
+    rows: int,
+    entries: int,
+    actor: str,
+    acknowledge_rollback: str = "",
+) -> tuple[int, list[dict[str, Any]]]:
+    """Append the restore's audit entry after the restored chain (inside the restore's transaction):
+    who, from which file and its checksum, when, how much, and the checkpoints the restored chain
+    contradicts (a rollback). With ``acknowledge_rollback`` (the operator's reason) those checkpoints are
+    recorded as acknowledged and verification reports them without failing; without it, it fails."""
+    from pdva.audit.context import audit_context
+    from pdva.audit.models import append_entries
+    from pdva.audit.verify import RESTORE_ACTION, contradicted_checkpoints
+
+    head = AuditEntry.objects.order_by("-seq").values_list("seq", "entry_hash").first() or (
+        0,
+        chain.GENESIS_HASH,
+    )
+    rolled_back = contradicted_checkpoints()
+    after = {
+        "backup_file": path.name,
+        "backup_path": str(path.resolve()),
+        "sha256": digest,
+        "backup_written_at": header.get("written_at"),
+        "rows": rows,
+        "audit_entries": entries,
+        "restored_head_seq": head[0],
+        "restored_head_hash": head[1],
+        "os_user": os_user(),
+        "rolled_back_checkpoints": rolled_back,
+        "acknowledged_checkpoints": rolled_back if acknowledge_rollback.strip() else [],
+    }
+    reason = f"restored from backup {path.name}"
+    if rolled_back:
+        reason += (
+            f"; rolls back {len(rolled_back)} checkpoint(s) (acknowledged: {acknowledge_rollback.strip()})"
+            if acknowledge_rollback.strip()
+            else f"; rolls back {len(rolled_back)} checkpoint(s), not acknowledged"
+        )
+    with audit_context(label=actor):
+        (entry,) = append_entries(
+            [
+                {
+                    "action": RESTORE_ACTION,
+                    "object_type": "backup",
+                    "object_id": digest,
+                    "site_id": None,
+                    "before": None,
+                    "after": after,
+                    "reason": reason,
+                }
+            ]
+        )
+    return entry.seq, rolled_back
+
+
+def restore(
+    path: Path,
+    *,
+    force: bool = False,
+    progress: Progress | None = None,
+    actor: str = "",
+    acknowledge_rollback: str = "",
+) -> Restored:
+    """Restore a backup into this database, all or nothing. Raises RestoreRefused (no row written).
+
+    The restore is recorded in the trail, after the restored chain (``record_restore``): ``actor`` is the
+    label of who ran it (default: the operating-system user)."""
     if not path.exists():
         raise RestoreRefused(f"no backup file at {path}")
+    actor = f"restore:{actor.strip() or os_user()}"
+    digest = file_sha256(path)
     header = read_header(path)
     if header["version"] == 1:
-        return _restore_legacy(path, force=force)
+        return _restore_legacy(
+            path, force=force, actor=actor, digest=digest, acknowledge_rollback=acknowledge_rollback
+        )
     registry, newer_migrations = _prepare_schema(header)
     tables = _check_tables(header, registry)
     if not force and not database_is_empty():
@@ -885,6 +1001,15 @@ def restore(path: Path, *, force: bool = False, progress: Progress | None = None
                     entries = verify_chain()  # from the database: slower, the same rules
             except chain.ChainBreak as exc:
                 raise _chain_refusal(exc) from exc
+            restore_seq, rolled_back = record_restore(
+                path,
+                digest,
+                header,
+                rows=done,
+                entries=entries,
+                actor=actor,
+                acknowledge_rollback=acknowledge_rollback,
+            )
     finally:
         reader.close()
         if verifier is not None:
@@ -893,7 +1018,14 @@ def restore(path: Path, *, force: bool = False, progress: Progress | None = None
         progress(done, done)
     # After the load's transaction: migrations newer than the backup's schema, and post-migrate set-up.
     call_command("migrate", verbosity=0, interactive=False)
-    return Restored(rows=done, audit_entries=entries, migrated_after=newer_migrations)
+    return Restored(
+        rows=done,
+        audit_entries=entries,
+        migrated_after=newer_migrations,
+        restore_seq=restore_seq,
+        rolled_back=tuple(c["file"] for c in rolled_back),
+        acknowledged=bool(rolled_back and acknowledge_rollback.strip()),
+    )
 
 
 def _chain_refusal(exc: chain.ChainBreak) -> RestoreRefused:
@@ -903,7 +1035,9 @@ def _chain_refusal(exc: chain.ChainBreak) -> RestoreRefused:
     )
 
 
-def _restore_legacy(path: Path, *, force: bool) -> Restored:
+def _restore_legacy(
+    path: Path, *, force: bool, actor: str, digest: str, acknowledge_rollback: str
+) -> Restored:
     """Version 1 backups (a Django fixture), loaded the old way: in memory, row by row."""
     call_command("migrate", verbosity=0, interactive=False)
     with transaction.atomic():
@@ -918,5 +1052,21 @@ def _restore_legacy(path: Path, *, force: bool) -> Restored:
             raise RestoreRefused(
                 f"the backup's audit chain does not verify: entry {exc.seq}: {exc.problem}"
             ) from exc
-    rows = sum(t.model._base_manager.count() for t in backup_tables())
-    return Restored(rows=rows, audit_entries=entries, migrated_after=False)
+        rows = sum(t.model._base_manager.count() for t in backup_tables())
+        restore_seq, rolled_back = record_restore(
+            path,
+            digest,
+            {"version": 1},
+            rows=rows,
+            entries=entries,
+            actor=actor,
+            acknowledge_rollback=acknowledge_rollback,
+        )
+    return Restored(
+        rows=rows,
+        audit_entries=entries,
+        migrated_after=False,
+        restore_seq=restore_seq,
+        rolled_back=tuple(c["file"] for c in rolled_back),
+        acknowledged=bool(rolled_back and acknowledge_rollback.strip()),
+    )

@@ -58,6 +58,13 @@ def _snapshot() -> dict[str, list[tuple[Any, ...]]]:
     }
 
 
+def _without_restore_entries(snapshot: dict[str, list[tuple[Any, ...]]]) -> dict[str, list[tuple[Any, ...]]]:
+    """The snapshot without the entries restores append to the trail (they record the restore itself)."""
+    action = [f.attname for f in AuditEntry._meta.concrete_fields].index("action")
+    table = AuditEntry._meta.db_table
+    return {**snapshot, table: [row for row in snapshot[table] if row[action] != "audit.restore"]}
+
+
 def _empty() -> bool:
     return not any(rows for rows in _snapshot().values())
 
@@ -95,16 +102,18 @@ def test_round_trip_restores_every_row_exactly_and_verifies_the_chain(tmp_path, 
     assert _empty()
     call_command("restore", str(path), "--quiet")
     out = capsys.readouterr().out
-    assert f"audit chain OK ({len(before[AuditEntry._meta.db_table])} entries)" in out
-    assert _snapshot() == before
-    assert verify_chain() == len(before[AuditEntry._meta.db_table])
+    restored_entries = len(before[AuditEntry._meta.db_table])
+    assert f"audit chain OK ({restored_entries} entries)" in out
+    assert f"restore recorded in the audit trail at entry {restored_entries + 1}" in out
+    assert _without_restore_entries(_snapshot()) == before
+    assert verify_chain() == restored_entries + 1
     assert AWKWARD in {i.first_name for i in get_user_model().objects.all()}
     with audit_context(label="test:after-restore"):  # sequences continue after the restored ids
         procedure = Procedure.objects.order_by("pk").first()
         assert procedure is not None
         procedure.notes = "edited after the restore"
         procedure.save(reason="edited after the restore")
-    assert verify_chain() == len(before[AuditEntry._meta.db_table]) + 1
+    assert verify_chain() == len(before[AuditEntry._meta.db_table]) + 2
 
 
 def test_restore_into_a_database_with_data_is_refused_and_changes_nothing(tmp_path):
@@ -122,7 +131,7 @@ def test_forced_restore_replaces_the_data(tmp_path):
     first = _snapshot()
     seed_cohort(sites=1, patients=2, years=1, seed=5)
     call_command("restore", str(path), "--force", "--quiet")
-    assert _snapshot() == first
+    assert _without_restore_entries(_snapshot()) == first
 
 
 @pytest.mark.parametrize(
@@ -248,8 +257,10 @@ def test_a_version_1_backup_still_restores(tmp_path):
     assert result.audit_entries == len(before[AuditEntry._meta.db_table])
     # Version 1 kept times to the millisecond only (the fixture serialiser's precision): compare the rest.
     after = _snapshot()
+    after = _without_restore_entries(after)
     assert {t: len(rows) for t, rows in after.items()} == {t: len(rows) for t, rows in before.items()}
     assert after[AuditEntry._meta.db_table] == before[AuditEntry._meta.db_table]
+    assert AuditEntry.objects.get(seq=result.restore_seq).after["backup_file"] == "old.json.gz"
 
 
 def _fresh_database(tmp_path: Path) -> tuple[str, Any]:
@@ -311,3 +322,79 @@ def test_copy_text_reads_back_exactly(text):
     field = AuditEntry._meta.get_field("reason")
     assert copy_field(copy_text(text, field)) == text
     assert "\t" not in copy_text(text, field) and "\n" not in copy_text(text, field)
+
+
+# --- owner-only files, and restores in the audit trail -------------------------------------------------
+
+
+def test_backup_files_and_the_folders_made_for_them_are_owner_only(tmp_path):
+    seed_cohort(sites=1, patients=2, years=1, seed=7)
+    old_umask = os.umask(0o022)  # the usual umask: files 0644, folders 0755 unless set explicitly
+    try:
+        target = tmp_path / "new" / "deeper" / "registry"
+        stale = target.parent / "registry.jsonl.gz.partial"
+        path, _, _ = backup(target)
+        # A partial file left behind by an interrupted run (wide open) is narrowed, not reused as it was.
+        stale.write_bytes(b"left over")
+        stale.chmod(0o644)
+        second, _, _ = backup(target)
+    finally:
+        os.umask(old_umask)
+    assert path == second and oct(path.stat().st_mode & 0o777) == oct(0o600)
+    for folder in (tmp_path / "new", tmp_path / "new" / "deeper"):
+        assert oct(folder.stat().st_mode & 0o777) == oct(0o700)
+
+
+def test_a_restore_is_recorded_after_the_restored_chain_with_who_what_and_the_checksum(tmp_path, capsys):
+    _registry(sites=1, patients=2)
+    path, rows, digest = backup(tmp_path / "registry")
+    entries = AuditEntry.objects.count()
+    call_command("restore", str(path), "--force", "--quiet", "--actor", "ops:carol")
+    entry = AuditEntry.objects.order_by("-seq").first()
+    assert entry is not None and entry.seq == entries + 1 and entry.action == "audit.restore"
+    assert entry.actor_label == "restore:ops:carol" and entry.object_id == digest
+    assert entry.after["backup_file"] == path.name and entry.after["sha256"] == digest
+    assert entry.after["rows"] == rows and entry.after["audit_entries"] == entries
+    assert entry.after["restored_head_seq"] == entries and entry.after["rolled_back_checkpoints"] == []
+    assert verify_chain() == entries + 1
+    call_command("audit", "verify", "--quiet")  # the data reconcile with the restored trail
+    assert "data reconciled with the trail" in capsys.readouterr().out
+
+
+def test_restoring_an_older_backup_over_newer_checkpoints_makes_the_rollback_visible(
+    tmp_path, settings, capsys
+):
+    from pdva.audit.checkpoints import write_checkpoint
+
+    settings.PDVA_AUDIT_CHECKPOINT_DIR = tmp_path / "checkpoints"
+    settings.PDVA_AUDIT_CHECKPOINT_SIGNING_KEY = settings.PDVA_AUDIT_CHECKPOINT_PUBLIC_KEY = ""
+    _registry(sites=1, patients=2)
+    old, _, _ = backup(tmp_path / "old")
+    old_head = AuditEntry.objects.count()
+    with audit_context(label="test:later"):
+        procedure = Procedure.objects.order_by("pk").first()
+        assert procedure is not None
+        for k in range(3):
+            procedure.notes = f"later edit {k}"
+            procedure.save(reason="later edit")
+    newer = write_checkpoint()
+    assert newer.seq == old_head + 3
+
+    call_command("restore", str(old), "--force", "--quiet")
+    assert "NOT acknowledged" in capsys.readouterr().err
+    with pytest.raises(CommandError) as failed:
+        call_command("audit", "verify", "--chain-only")
+    assert (
+        f"chain rolled back: checkpoint {newer.name} covers seq {newer.seq} but head is {old_head}; "
+        f"restore entry at seq {old_head + 1} from backup {old.name}"
+    ) in str(failed.value)
+
+    # The operator says the rollback is intended: recorded in the restore's entry, then reported, not failed.
+    call_command("restore", str(old), "--force", "--quiet", "--acknowledge-rollback", "bad import at 14:00")
+    entry = AuditEntry.objects.order_by("-seq").first()
+    assert entry is not None and [c["file"] for c in entry.after["acknowledged_checkpoints"]] == [newer.name]
+    assert "bad import at 14:00" in entry.reason
+    call_command("audit", "verify", "--chain-only")
+    out = capsys.readouterr().out
+    assert f"chain rolled back: checkpoint {newer.name}" in out and "(acknowledged in the trail)" in out
+    assert "audit chain OK" in out
