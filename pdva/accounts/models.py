@@ -62,16 +62,17 @@ def code_digest(raw: str) -> str:
     return hmac.new(settings.SECRET_KEY.encode(), normal.encode(), hashlib.sha256).hexdigest()
 
 
-class ActivationCode(models.Model):
+class ActivationCode(AuditedModel):
     """A one-time code (or link) that lets its user set up an authenticator the first time. Only a keyed
     digest is kept; the code is shown once to whoever issued it (or mailed to the user)."""
 
+    site_path = "user"  # belongs to a person, not a site (see audit_site_id)
+    secret_fields = ("code_hash",)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="activation_codes"
     )
     code_hash = models.CharField(max_length=64, unique=True)
     issued_by_label = models.CharField(max_length=150)
-    created_at = models.DateTimeField()
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
@@ -79,34 +80,45 @@ class ActivationCode(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
 
+    def audit_site_id(self) -> int | None:
+        return None
+
     def __str__(self) -> str:
         return f"activation code for {self.user} (expires {self.expires_at:%Y-%m-%d %H:%M} UTC)"
 
 
-class RecoveryCodeSet(models.Model):
+class RecoveryCodeSet(AuditedModel):
     """The ten single-use recovery codes of one user, issued together (a new set voids the old one)."""
 
+    site_path = "user"
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="recovery_sets")
-    created_at = models.DateTimeField()
     voided_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
 
+    def audit_site_id(self) -> int | None:
+        return None
+
     def __str__(self) -> str:
         return f"recovery codes of {self.user} ({self.created_at:%Y-%m-%d})"
 
 
-class RecoveryCode(models.Model):
+class RecoveryCode(AuditedModel):
+    site_path = "code_set__user"
+    secret_fields = ("code_hash",)
     code_set = models.ForeignKey(RecoveryCodeSet, on_delete=models.CASCADE, related_name="codes")
     code_hash = models.CharField(max_length=64)
     used_at = models.DateTimeField(null=True, blank=True)
+
+    def audit_site_id(self) -> int | None:
+        return None
 
     def __str__(self) -> str:
         return f"recovery code {self.pk} ({'used' if self.used_at else 'unused'})"
 
 
-class RoleGrantNotice(models.Model):
+class RoleGrantNotice(AuditedModel):
     """A role someone gave themself, or a clinical role an administrator granted: shown to the site's
     governance lead (registry-wide roles: every governance lead) until one of them acknowledges it."""
 
@@ -118,8 +130,7 @@ class RoleGrantNotice(models.Model):
     site = models.ForeignKey(
         "registry.Site", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
-    why = models.CharField(max_length=40)  # "self-granted" or "clinical role granted by an administrator"
-    created_at = models.DateTimeField()
+    why = models.CharField(max_length=40)  # "self-granted" or "clinical role, by an administrator"
     acknowledged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -52,15 +52,15 @@ def test_admin_granting_someone_a_clinical_role_is_shown(sam, gina, alice, site_
 
 def test_reactivating_a_membership_counts_as_a_grant(sam, gina, alice, site_a):
     membership = _give(sam, alice, "site_data_manager", site_a)
-    RoleGrantNotice.objects.all().delete()
+    assert RoleGrantNotice.objects.count() == 1
     membership.active = False
     with audit_context(sam, reason="x"):
         membership.save()
-    assert not RoleGrantNotice.objects.exists()
+    assert RoleGrantNotice.objects.count() == 1  # taking a role away is no grant
     membership.active = True
     with audit_context(sam, reason="back"):
         membership.save()
-    assert RoleGrantNotice.objects.count() == 1
+    assert RoleGrantNotice.objects.count() == 2
 
 
 def test_other_sites_lead_does_not_see_it(sam, site_a, site_b, login):

@@ -74,16 +74,20 @@ def client_redeems(user, raw):  # type: ignore[no-untyped-def]
     return password_client(user).post("/accounts/activate/", {"code": raw})
 
 
-def test_code_expires(alice, settings):
-    settings.PDVA_ACTIVATION_HOURS = 72
+def test_code_expires(alice):
+    from django.utils import timezone
+
+    from pdva.audit.context import audit_context
+
     raw = issue_code(alice)
-    ActivationCode.objects.filter(user=alice).update(
-        expires_at=ActivationCode.objects.get(user=alice).created_at
-        + dt.timedelta(hours=72)
-        - dt.timedelta(days=4)
-    )
+    code = ActivationCode.objects.get(user=alice)
+    code.expires_at = timezone.now() - dt.timedelta(minutes=1)  # as if 72 hours had passed
+    with audit_context(label="test:clock", reason="test: expiry reached"):
+        code.save()
     response = client_redeems(alice, raw)
     assert "has expired" in response.content.decode()
+    code.refresh_from_db()
+    assert code.used_at is None
 
 
 def test_default_expiry_is_configurable(alice, settings):

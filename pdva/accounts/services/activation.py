@@ -37,16 +37,19 @@ def issue(user: Any, *, hours: int | None = None) -> tuple[ActivationCode, str]:
     now = timezone.now()
     actor = peek_actor()
     with transaction.atomic():
-        ActivationCode.objects.filter(user=user, used_at__isnull=True, revoked_at__isnull=True).update(
-            revoked_at=now
-        )
-        code = ActivationCode.objects.create(
+        for earlier in ActivationCode.objects.filter(
+            user=user, used_at__isnull=True, revoked_at__isnull=True
+        ):
+            earlier.revoked_at = now
+            earlier.save(reason="replaced by a newer activation code")
+        code = ActivationCode(
             user=user,
             code_hash=code_digest(raw),
             issued_by_label=actor.label if actor else "system",
             created_at=now,
             expires_at=now + dt.timedelta(hours=hours),
         )
+        code.save(reason="two-factor activation code issued")
         record(
             "accounts.activation.issued",
             object_type="auth.user",
@@ -70,7 +73,7 @@ def redeem(user: Any, raw: str) -> ActivationCode:
         if code.expires_at <= now:
             raise ActivationRefused("That activation code has expired: ask your administrator for a new one")
         code.used_at = now
-        code.save(update_fields=["used_at"])
+        code.save(reason="two-factor activation code used")
         record("accounts.activation.used", object_type="auth.user", object_id=user.pk)
     return code
 

@@ -183,7 +183,7 @@ def acknowledge(notice: RoleGrantNotice, user: Any, *, approve: bool = True) -> 
                 membership.active = True
                 membership._pdva_approving = True  # type: ignore[attr-defined]
                 membership.save(reason=f"role grant approved by {user.get_username()} (second person)")
-        notice.save(update_fields=["acknowledged_by", "acknowledged_at", "decision"])
+        notice.save(reason=f"role grant {notice.decision or 'reviewed'} by {user.get_username()}")
         record(
             "accounts.role_grant." + (notice.decision or "acknowledged"),
             object_type="accounts.membership",

@@ -29,10 +29,16 @@ def generate(user: Any) -> list[str]:
     codes = [_new_code() for _ in range(CODES_PER_SET)]
     now = timezone.now()
     with transaction.atomic():
-        voided = RecoveryCodeSet.objects.filter(user=user, voided_at__isnull=True).update(voided_at=now)
-        code_set = RecoveryCodeSet.objects.create(user=user, created_at=now)
-        RecoveryCode.objects.bulk_create(
-            RecoveryCode(code_set=code_set, code_hash=code_digest(c)) for c in codes
+        voided = 0
+        for earlier in RecoveryCodeSet.objects.filter(user=user, voided_at__isnull=True):
+            earlier.voided_at = now
+            earlier.save(reason="replaced by a new set of recovery codes")
+            voided += 1
+        code_set = RecoveryCodeSet(user=user, created_at=now)
+        code_set.save(reason="recovery codes generated")
+        RecoveryCode.objects.audited_bulk_create(
+            [RecoveryCode(code_set=code_set, code_hash=code_digest(c)) for c in codes],
+            reason="recovery codes generated",
         )
         record(
             "accounts.recovery_codes.generated",
@@ -65,7 +71,7 @@ def use(user: Any, raw: str) -> bool:
         if code is None:
             return False
         code.used_at = timezone.now()
-        code.save(update_fields=["used_at"])
+        code.save(reason="recovery code used to sign in")
         record(
             "accounts.recovery_code.used",
             object_type="auth.user",
