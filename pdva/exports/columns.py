@@ -80,7 +80,7 @@ UNITS = {
     "age_at_procedure": "years",
     "wcc": "×10⁹/L",
     "bmi": "kg/m²",
-    "dose": "see dose_unit",
+    "dose": "see dose_unit (free entry: in the full export only)",
     "prior_dva_experience_cases": "cases",
 }
 
