@@ -162,3 +162,44 @@ def test_demo_users_still_sign_in_with_the_password(settings, site_a):
         == 302
     )
     assert client.get("/").status_code == 200
+
+
+def test_email_invitation_sends_a_working_link(alice, sam, login, settings):
+    from django.core import mail
+
+    from pdva.audit.context import audit_context
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.PDVA_PUBLIC_BASE_URL = "https://registry.example.nhs.uk"
+    alice.email = "alice@site-a.example"
+    with audit_context(label="test:factory"):
+        alice.save()
+    response = login(sam).post(
+        "/admin/auth/user/", {"action": "email_activation_links", "_selected_action": [alice.pk]}
+    )
+    assert response.status_code == 302
+    (message,) = mail.outbox
+    assert message.to == ["alice@site-a.example"]
+    link = re.search(r"https://registry\.example\.nhs\.uk/accounts/activate/([A-Z0-9-]+)/", message.body)
+    assert link, message.body
+    assert client_redeems(alice, link.group(1)).status_code == 302
+
+
+def test_email_without_a_mail_server_fails_visibly(alice, settings):
+    from django.core.management.base import CommandError
+
+    from pdva.audit.context import audit_context
+
+    settings.EMAIL_BACKEND = "pdva.core.mail.NotConfiguredBackend"
+    alice.email = "alice@site-a.example"
+    with audit_context(label="test:factory"):
+        alice.save()
+    with pytest.raises(CommandError, match="not sent"):
+        call_command("activation", "alice", "--email")
+
+
+def test_command_refuses_an_unknown_user():
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="no user named 'ghost'"):
+        call_command("activation", "ghost")
