@@ -107,6 +107,9 @@ def activate(request: HttpRequest, code: str = "") -> HttpResponse:
         try:
             with audit_context(user):
                 used = activation.redeem(user, form.cleaned_data["code"])
+                # A key shown in an earlier, abandoned set-up is never reused: the new set-up gets a new key.
+                for stale in TOTPDevice.objects.filter(user=user, confirmed=False):
+                    stale.delete()
         except activation.ActivationRefused as refused:
             count_failure(user, request)
             if getattr(request, "axes_locked_out", False):

@@ -203,3 +203,17 @@ def test_command_refuses_an_unknown_user():
 
     with pytest.raises(CommandError, match="no user named 'ghost'"):
         call_command("activation", "ghost")
+
+
+def test_an_abandoned_set_up_key_is_not_shown_again(alice):
+    client = password_client(alice)
+    client.post("/accounts/activate/", {"code": issue_code(alice)})
+    client.get("/accounts/two-factor/")
+    first_key = TOTPDevice.objects.get(user=alice, confirmed=False).key
+    later = password_client(alice)
+    assert (
+        b"Key:" not in later.get("/accounts/two-factor/").content
+    )  # that code is spent: a new one is needed
+    later.post("/accounts/activate/", {"code": issue_code(alice)})
+    later.get("/accounts/two-factor/")
+    assert TOTPDevice.objects.get(user=alice, confirmed=False).key != first_key
