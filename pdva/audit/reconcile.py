@@ -99,7 +99,7 @@ def _normaliser(model_field: models.Field, secret: bool) -> Callable[[Any], Any]
         return _same
     target = model_field.target_field if model_field.is_relation else model_field  # type: ignore[attr-defined]
     if isinstance(target, models.DecimalField):
-        return lambda v: None if v is None else str(decimal.Decimal(str(v)).normalize())
+        return _decimal
     if isinstance(target, models.FloatField):
         return lambda v: None if v is None else repr(float(v))
     if isinstance(target, models.DateTimeField):
@@ -117,6 +117,14 @@ def _normaliser(model_field: models.Field, secret: bool) -> Callable[[Any], Any]
 
 def _same(value: Any) -> Any:
     return value
+
+
+def _decimal(value: Any) -> Any:
+    if value is None:
+        return None
+    number = decimal.Decimal(str(value))
+    # 1.5 and 1.50 are one stored value; so are -0.000000 and 0 (a computed score can be negative zero).
+    return "0" if number.is_zero() else str(number.normalize())
 
 
 @dataclass(frozen=True)
@@ -293,7 +301,7 @@ def reconcile(progress: ProgressFn | None = None) -> ReconcileReport:
         expected = _replay(plan, report, step)
         _check_rows(plan, expected, report, step)
         report.tables += 1
-    if progress is not None:
-        progress(max(total, done), max(total, done))
+    if progress is not None and done < total:  # entries of other kinds (exports, sign-offs) are not replayed
+        progress(total, total)
     report.seconds = time.monotonic() - started
     return report

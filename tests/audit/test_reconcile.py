@@ -108,3 +108,11 @@ def test_chain_only_skips_the_data(visit, capsys):
     _sql("UPDATE registry_followupvisit SET toe_pressure_mmhg = 90 WHERE id = %s", [visit.pk])
     call_command("audit", "verify", "--chain-only")
     assert "audit chain OK" in capsys.readouterr().out
+
+
+def test_decimals_compare_as_stored_values():
+    from pdva.audit.reconcile import _decimal
+
+    assert _decimal("1.5") == _decimal(decimal.Decimal("1.50")) == "1.5"
+    assert _decimal("-0.000000") == _decimal(decimal.Decimal("0")) == "0"  # a computed score's negative zero
+    assert _decimal("2.5") != _decimal("2.6") and _decimal(None) is None
