@@ -1,4 +1,6 @@
-"""The audit trail's background job (discovered by pdva.jobs): an hourly checkpoint of the chain's head."""
+"""The audit trail's background jobs (discovered by pdva.jobs): an hourly checkpoint of the chain's head,
+and a daily verification (chain, checkpoints, data against the trail) that fails visibly when anything is
+wrong."""
 
 from __future__ import annotations
 
@@ -28,6 +30,30 @@ register(
         "audit.checkpoint",
         "Checkpoint of the audit chain's head (written outside the database)",
         _checkpoint,
+        system_label="system:audit",
+        max_attempts=1,
+    )
+)
+
+
+def _verify(ctx: JobContext) -> None:
+    from pdva.audit.verification import verify_all
+
+    result = verify_all(chain_only=bool(ctx.params.get("chain_only")))
+    ctx.summary.update(result.summary)
+    if result.failures:
+        shown = [line for line in result.lines if line.startswith("unaudited change:")][:50]
+        raise JobError(
+            "audit verification FAILED: " + "; ".join(result.failures),
+            details=[{"message": line} for line in shown],
+        )
+
+
+register(
+    JobKind(
+        "audit.verify",
+        "Verify the audit trail: chain, checkpoints and data against the trail",
+        _verify,
         system_label="system:audit",
         max_attempts=1,
     )

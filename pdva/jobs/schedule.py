@@ -58,6 +58,9 @@ DEFAULTS = (
     Periodic(
         "audit.checkpoint", "20 * * * *", "Hourly checkpoint of the audit chain's head, outside the database"
     ),
+    Periodic(
+        "audit.verify", "40 2 * * *", "Daily audit verification: chain, checkpoints, data against the trail"
+    ),
 )
 
 

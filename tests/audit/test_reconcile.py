@@ -116,3 +116,24 @@ def test_decimals_compare_as_stored_values():
     assert _decimal("1.5") == _decimal(decimal.Decimal("1.50")) == "1.5"
     assert _decimal("-0.000000") == _decimal(decimal.Decimal("0")) == "0"  # a computed score's negative zero
     assert _decimal("2.5") != _decimal("2.6") and _decimal(None) is None
+
+
+def test_the_daily_verification_job_fails_visibly_naming_the_row(visit):
+    from pdva.jobs import services
+    from pdva.jobs.models import Job
+    from pdva.jobs.schedule import entries
+
+    assert {p.kind: p.cron for p in entries()}["audit.verify"] == "40 2 * * *"
+    clean = Job.objects.get(pk=services.enqueue("audit.verify").pk)
+    assert clean.state == Job.SUCCEEDED, clean.error
+    assert clean.result["findings"] == 0 and clean.result["rows"] > 0
+
+    _sql("UPDATE registry_followupvisit SET toe_pressure_mmhg = 12 WHERE id = %s", [visit.pk])
+    failed = Job.objects.get(pk=services.enqueue("audit.verify").pk)
+    assert failed.state == Job.FAILED
+    assert "audit verification FAILED: data does not match the trail: 1 finding(s)" in failed.error
+    (row,) = failed.result["errors"]  # the job's page shows each finding
+    assert (
+        f"registry_followupvisit id {visit.pk}: changed without an audit entry (fields: toe_pressure_mmhg)"
+        in (row["message"])
+    )
