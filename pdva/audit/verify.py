@@ -136,10 +136,10 @@ def verify_anchored(batch_size: int = 5000) -> AnchoredReport:
             continue
         elif how == "missing":
             first = report.head_seq + 1
-            span = f"entries {first}\u2013{cp.seq}" if first < cp.seq else f"entry {cp.seq}"
-            report.problems.append(
-                f"{span} covered by checkpoint {cp.name} are missing (the chain ends at {report.head_seq})"
-            )
+            span = f"entries {first}\u2013{cp.seq} covered by checkpoint {cp.name} are"
+            if first == cp.seq:
+                span = f"entry {cp.seq} covered by checkpoint {cp.name} is"
+            report.problems.append(f"{span} missing (the chain ends at {report.head_seq})")
         else:
             report.problems.append(f"entry {cp.seq} differs from checkpoint {cp.name}")
     report.agreeing = len(report.checkpoints.checkpoints) - len(

@@ -187,3 +187,25 @@ def test_the_hourly_job_writes_a_checkpoint_and_mails_its_line(folder, settings,
     (message,) = mail.outbox
     assert message.to == ["governance@example.nhs.uk"]
     assert f"seq={head}" in message.body and written.entry_hash in message.body
+
+
+def test_a_checkpoint_written_while_verify_walks_is_not_taken_for_a_gap(
+    folder, site_a, alice, capsys, monkeypatch
+):
+    import datetime as dt
+
+    from pdva.audit import verify
+
+    head = _trail(site_a, alice, edits=2)
+    early = write_checkpoint()  # before the walk: checked
+    late = write_checkpoint()
+    real_now = verify.timezone.now
+    # The walk "began" between the two: the later one may cover entries the walk's snapshot cannot see.
+    monkeypatch.setattr(verify.timezone, "now", lambda: late.at - dt.timedelta(microseconds=1))
+    _delete_entries_after(head - 1)
+    with pytest.raises(CommandError) as failed:
+        _verify(capsys)
+    assert f"entry {head} covered by checkpoint {early.name} is missing" in str(failed.value)
+    assert late.name not in str(failed.value)
+    assert f"checkpoint {late.name} was written during this verification" in capsys.readouterr().out
+    monkeypatch.setattr(verify.timezone, "now", real_now)
