@@ -14,6 +14,9 @@ Streaming and linear, table by table:
    keyed by id (about 100 bytes a row, whatever the row's width);
 2. the table's rows, read in primary-key order on a server-side cursor, are snapshotted and looked up.
 
+A row that does not match is looked at again on its own (its entries and row read afresh, by index), which
+names the differing fields and drops a save that committed between the two passes (SQLite reads live).
+
 Findings (by table and id, naming the differing fields, never their values): a row with no creation
 entry, a row changed without an entry, a version that does not match, and a row the trail has entries
 for that is gone.
@@ -33,6 +36,7 @@ from typing import Any
 
 from django.apps import apps
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from pdva.audit import chain
@@ -189,8 +193,8 @@ def _row_snapshot(plan: _Plan, values: tuple[Any, ...]) -> dict[str, Any]:
 
 # --- the walk --------------------------------------------------------------------------------------
 
-# Expected state of one object from the trail: (digest of the replayed snapshot, versions, had creation)
-Expected = tuple[bytes, int, bool]
+# Expected state of one object from the trail: (digest of the replayed snapshot, versions, creation entries)
+Expected = tuple[bytes, int, int]
 
 
 def _replay(plan: _Plan, report: ReconcileReport, step: Callable[[int], None]) -> dict[str, Expected]:
@@ -204,22 +208,18 @@ def _replay(plan: _Plan, report: ReconcileReport, step: Callable[[int], None]) -
     )
     current: str | None = None
     state: dict[str, Any] = {}
-    versions = 0
-    created = False
-    seen = 0
+    versions = creations = seen = 0
 
     def settle() -> None:
         if current is not None:
-            expected[current] = (plan.digest(state), versions, created)
+            expected[current] = (plan.digest(state), versions, creations)
 
     for object_id, action, after in rows:
         if object_id != current:
             settle()
-            current, state, versions, created = object_id, {}, 0, False
+            current, state, versions, creations = object_id, {}, 0, 0
         if verbs[action] == "created":
-            if created:
-                report.add(Finding(plan.table, object_id, "the trail records its creation twice"))
-            created = True
+            creations += 1
             state = dict(after or {})
         else:
             state.update(after or {})
@@ -233,54 +233,91 @@ def _replay(plan: _Plan, report: ReconcileReport, step: Callable[[int], None]) -
     return expected
 
 
-def _differing_fields(plan: _Plan, object_id: str, snapshot: dict[str, Any]) -> list[str]:
-    """Replays one object again (one indexed query) to name the fields that differ: only for findings."""
+def _row_names(plan: _Plan) -> list[str]:
+    return [plan.model._meta.pk.attname, *(["version"] if plan.counts_versions else []), *plan.attnames]
+
+
+def _split_row(plan: _Plan, values: tuple[Any, ...]) -> tuple[str, int | None, dict[str, Any]]:
+    """(object id, version or None, audit snapshot) of a row read with _row_names()."""
+    first = 2 if plan.counts_versions else 1
+    return str(values[0]), values[1] if plan.counts_versions else None, _row_snapshot(plan, values[first:])
+
+
+def object_problems(plan: _Plan, object_id: str) -> list[str]:
+    """One object checked from scratch (its entries and its row read again, by index): what is wrong, by
+    field name. Only for objects the streaming pass found suspect, so a save that committed between that
+    pass's reading of the entries and of the rows (SQLite reads live) is not reported."""
     verbs = plan.verbs()
     state: dict[str, Any] = {}
-    for after in (
+    versions = creations = 0
+    for action, after in (
         AuditEntry.objects.filter(object_type=plan.label, object_id=object_id, action__in=list(verbs))
         .order_by("seq")
-        .values_list("after", flat=True)
+        .values_list("action", "after")
     ):
-        state.update(after or {})
+        if verbs[action] == "created":
+            creations += 1
+            state = dict(after or {})
+        else:
+            state.update(after or {})
+        versions += 1
+    try:
+        values = plan.model._base_manager.filter(pk=object_id).values_list(*_row_names(plan)).first()
+    except (ValueError, TypeError, ValidationError):  # an id that is no id of this table
+        values = None
+    problems = ["the trail records its creation twice"] if creations > 1 else []
+    if values is None:
+        return problems + (["the trail has entries for it but the row is gone"] if versions else [])
+    if not versions:
+        return ["no audit entry at all (no creation entry)"]
+    if not creations:
+        problems.append("no creation entry in the trail")
+    _, version, snapshot = _split_row(plan, values)
     mine, theirs = plan.normalised(state), plan.normalised(snapshot)
-    return [name for name, a, b in zip(plan.attnames, mine, theirs, strict=True) if a != b]
+    differing = [name for name, a, b in zip(plan.attnames, mine, theirs, strict=True) if a != b]
+    if differing:
+        problems.append(f"changed without an audit entry (fields: {', '.join(differing)})")
+    elif version is not None and version != versions:
+        problems.append(f"version {version} but the trail records {versions} version(s)")
+    return problems
 
 
 def _check_rows(
     plan: _Plan, expected: dict[str, Expected], report: ReconcileReport, step: Callable[[int], None]
 ) -> None:
     pk = plan.model._meta.pk.attname
-    names = [pk, *(["version"] if plan.counts_versions else []), *plan.attnames]
-    rows = plan.model._base_manager.order_by(pk).values_list(*names).iterator(chunk_size=BATCH)
+    rows = plan.model._base_manager.order_by(pk).values_list(*_row_names(plan)).iterator(chunk_size=BATCH)
     done = 0
+    suspects: list[str] = []
     for values in rows:
-        object_id = str(values[0])
-        version = values[1] if plan.counts_versions else None
-        snapshot = _row_snapshot(plan, values[2 if plan.counts_versions else 1 :])
+        object_id, version, snapshot = _split_row(plan, values)
         done += 1
         if done % BATCH == 0:
             step(BATCH)
         found = expected.pop(object_id, None)
-        if found is None:
-            report.add(Finding(plan.table, object_id, "no audit entry at all (no creation entry)"))
-            continue
-        digest, versions, created = found
-        if not created:
-            report.add(Finding(plan.table, object_id, "no creation entry in the trail"))
-        if digest != plan.digest(snapshot):
-            fields = ", ".join(_differing_fields(plan, object_id, snapshot)) or "?"
-            report.add(Finding(plan.table, object_id, f"changed without an audit entry (fields: {fields})"))
-        elif version is not None and version != versions:
-            report.add(
-                Finding(
-                    plan.table, object_id, f"version {version} but the trail records {versions} version(s)"
-                )
-            )
+        if (
+            found is None
+            or found[2] != 1
+            or found[0] != plan.digest(snapshot)
+            or (version is not None and version != found[1])
+        ):
+            suspects.append(object_id)
+            if len(suspects) >= BATCH:  # looked at again now: the list stays bounded
+                _report(plan, suspects, report)
+                suspects = []
     step(done % BATCH)
     report.rows += done
-    for object_id in sorted(expected):
-        report.add(Finding(plan.table, object_id, "the trail has entries for it but the row is gone"))
+    _report(plan, suspects, report)
+    _report(plan, sorted(expected), report)  # entries whose row was not found
+
+
+def _report(plan: _Plan, object_ids: list[str], report: ReconcileReport) -> None:
+    for object_id in object_ids:
+        if len(report.findings) >= MAX_DETAILED:
+            report.more_findings += 1  # counted without the second look (it costs two queries each)
+            continue
+        for problem in object_problems(plan, object_id):
+            report.add(Finding(plan.table, object_id, problem))
 
 
 def reconcile(progress: ProgressFn | None = None) -> ReconcileReport:

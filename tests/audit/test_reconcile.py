@@ -137,3 +137,36 @@ def test_the_daily_verification_job_fails_visibly_naming_the_row(visit):
         f"registry_followupvisit id {visit.pk}: changed without an audit entry (fields: toe_pressure_mmhg)"
         in (row["message"])
     )
+
+
+def test_a_save_committed_between_reading_the_entries_and_the_rows_is_not_a_finding(
+    visit, alice, monkeypatch
+):
+    from pdva.audit import reconcile as module
+
+    real_replay = module._replay
+
+    def replay_then_someone_saves(plan, report, step):  # type: ignore[no-untyped-def]
+        expected = real_replay(plan, report, step)
+        if plan.model is FollowUpVisit:
+            with audit_context(alice):
+                fresh = FollowUpVisit.objects.get(pk=visit.pk)
+                fresh.notes = "saved meanwhile, properly audited"
+                fresh.save(reason="clinic letter")
+        return expected
+
+    monkeypatch.setattr(module, "_replay", replay_then_someone_saves)
+    result = reconcile()
+    assert result.ok, [str(f) for f in result.findings]
+
+    # The same row changed behind the trail's back in the same window is still found.
+    def replay_then_raw_update(plan, report, step):  # type: ignore[no-untyped-def]
+        expected = real_replay(plan, report, step)
+        if plan.model is FollowUpVisit:
+            _sql("UPDATE registry_followupvisit SET notes = %s WHERE id = %s", ["x", visit.pk])
+        return expected
+
+    monkeypatch.setattr(module, "_replay", replay_then_raw_update)
+    assert [str(f) for f in reconcile().findings] == [
+        f"registry_followupvisit id {visit.pk}: changed without an audit entry (fields: notes)"
+    ]
