@@ -144,6 +144,12 @@ def main() -> None:
     parser.add_argument("--profile", help="page name to cProfile (n requests)")
     parser.add_argument("--top", type=int, default=40, help="cProfile lines to print")
     parser.add_argument("--sql", action="store_true", help="print the SQL of the last request of each page")
+    parser.add_argument(
+        "--explain",
+        type=float,
+        metavar="MS",
+        help="with --sql: EXPLAIN ANALYZE (PostgreSQL) each query of the page that took at least MS ms",
+    )
     args = parser.parse_args()
 
     clients, all_pages = setup()
@@ -171,6 +177,11 @@ def main() -> None:
             print(f"--- {page.name}")
             for q in ctx.captured_queries:
                 print(f"  {q['time']}s {q['sql'][:300]}")
+                if args.explain is not None and float(q["time"]) * 1000 >= args.explain:
+                    with connection.cursor() as cursor:
+                        cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + q["sql"])
+                        for (line,) in cursor.fetchall():
+                            print(f"      {line}")
         times, cpu, queries, status = measure(clients[page.who], page, args.n)
         p50, p95, cpu50 = statistics.median(times), percentile(times, 0.95), statistics.median(cpu)
         print(f"{page.name:<26} {status:>6} {p50:8.1f} {p95:8.1f} {cpu50:8.1f} {queries:>8}", flush=True)

@@ -7,6 +7,7 @@ once per patient)."""
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,11 +35,22 @@ def not_negative() -> list[MinValueValidator]:
     return [MinValueValidator(0, message=f"Ensure this value is not negative ({NEGATIVE_MESSAGE}).")]
 
 
+def _number(value: Any) -> decimal.Decimal | None:
+    """A measurement as a number: a value not yet converted from text (bulk writes assign "1.5") counts by
+    what it says; one that is not a number is left to the field's own validation."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return decimal.Decimal(str(value).strip())
+    except (decimal.InvalidOperation, ValueError):
+        return None
+
+
 def negative_values(model_name: str, values: Mapping[str, Any]) -> dict[str, str]:
     """Field -> error for every measurement of ``model_name`` in ``values`` that is below zero."""
     errors = {}
     for name in NOT_NEGATIVE.get(model_name, ()):
-        value = values.get(name)
+        value = _number(values.get(name))
         if value is not None and value < 0:
             errors[name] = f"{name.replace('_', ' ')} {NEGATIVE_MESSAGE}"
     return errors

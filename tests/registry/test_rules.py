@@ -142,3 +142,10 @@ def test_the_death_form_refuses_a_death_before_birth(alice, login, case):
     )
     assert "before the patient's date of birth" in form_errors(r)["date_of_death"]
     assert not m.Death.objects.filter(patient=case.patient).exists()
+
+
+def test_measurements_given_as_text_are_judged_by_their_value():
+    # Bulk writes may assign a decimal as text before the field converts it.
+    assert rules.negative_values("followupvisit", {"wound_area_total_cm2": "-0.5"})
+    assert rules.negative_values("followupvisit", {"wound_area_total_cm2": "1.5"}) == {}
+    assert rules.negative_values("followupvisit", {"wound_area_total_cm2": "not a number"}) == {}
