@@ -239,6 +239,20 @@ def read_checkpoints(directory: Path | None = None) -> Loaded:
     return loaded
 
 
+def read_newest(directory: Path | None = None) -> Checkpoint | BadCheckpoint | None:
+    """The most recently written checkpoint file, checked (for a page: one file read, not the folder's
+    thousands); None when there is none."""
+    directory = directory or checkpoint_dir()
+    if not directory.is_dir():
+        return None
+    paths = list(directory.glob(f"{PREFIX}*{SUFFIX}"))
+    if not paths:
+        return None
+    newest = max(paths, key=lambda p: (p.stat().st_mtime, p.name))
+    result = _read_one(newest, _public_key())
+    return result if isinstance(result, BadCheckpoint) else result[0]
+
+
 def _read_one(path: Path, public: Any) -> tuple[Checkpoint, int] | BadCheckpoint:
     try:
         payload = json.loads(path.read_text())

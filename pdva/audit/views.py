@@ -5,10 +5,12 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 
 from pdva.audit import trail
 from pdva.audit.forms import TrailFilterForm
@@ -56,9 +58,43 @@ def trail_page(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "audit/trail.html",
-        {"form": form, "rows": rows, "next_before": next_before, "query": query.urlencode()},
+        {
+            "form": form,
+            "rows": rows,
+            "next_before": next_before,
+            "query": query.urlencode(),
+            "may_verify": trail.reach(request.user) is None,
+            **_verification(),
+        },
         status=status,
     )
+
+
+def _verification() -> dict[str, object]:
+    """The latest verification job and checkpoint, for the page (both concern the whole chain)."""
+    from pdva.audit.checkpoints import BadCheckpoint, read_newest
+    from pdva.jobs.models import Job
+
+    newest = read_newest()
+    return {
+        "verify_job": Job.objects.filter(kind="audit.verify").order_by("-created_at", "-pk").first(),
+        "checkpoint": newest if not isinstance(newest, BadCheckpoint) else None,
+        "bad_checkpoint": newest if isinstance(newest, BadCheckpoint) else None,
+    }
+
+
+@login_required
+@require_POST
+def verify_now(request: HttpRequest) -> HttpResponse:
+    """A national auditor asks for a full verification now; it runs as the scheduled job does."""
+    from pdva.jobs.services import enqueue
+
+    if trail.reach(request.user) is not None:
+        raise Http404("not found")
+    record("audit.verify.requested", object_type="audit.auditentry", object_id="chain", reason="verify now")
+    job = enqueue("audit.verify")
+    messages.success(request, f"Verification queued (job {job.pk}); its result shows here when it is done.")
+    return redirect("audit:trail")
 
 
 @login_required

@@ -129,3 +129,28 @@ def test_export_is_scoped_formula_safe_and_audited(trail, gina, nora):
     text = b"".join(lead.streaming_content).decode()
     site_col = [r[6] for r in list(csv.reader(io.StringIO(text)))[1:]]
     assert site_col and set(site_col) == {str(trail["a"].site_id)}
+
+
+def test_verification_state_and_verify_now(trail, gina, nora):
+    from pdva.audit.checkpoints import write_checkpoint
+    from pdva.jobs.models import Job
+
+    page = verified_client(nora).get("/audit/").content.decode()
+    assert "No verification has run yet" in page and "Verify now" in page
+    checkpoint = write_checkpoint()
+    assert (
+        f"entry #{checkpoint.seq} ({checkpoint.count} entries)"
+        in verified_client(nora).get("/audit/").content.decode()
+    )
+    # A governance lead sees the state but may not start a whole-registry verification.
+    lead = verified_client(gina)
+    assert "Verify now" not in lead.get("/audit/").content.decode()
+    assert lead.post("/audit/verify/").status_code == 404
+    assert not Job.objects.filter(kind="audit.verify").exists()
+    response = verified_client(nora).post("/audit/verify/")
+    assert response.status_code == 302
+    job = Job.objects.get(kind="audit.verify")
+    assert AuditEntry.objects.filter(action="audit.verify.requested", actor_label="nora").exists()
+    job.refresh_from_db()
+    shown = verified_client(nora).get("/audit/").content.decode()
+    assert job.get_state_display() in shown and "No verification has run yet" not in shown
