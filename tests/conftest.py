@@ -9,6 +9,15 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from tests.factories import SiteFactory, UserFactory, grant
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():  # type: ignore[no-untyped-def]
+    """Each test starts with an empty Django cache: a count one test cached must not answer another's."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
 @pytest.fixture
 def site_a(db):  # type: ignore[no-untyped-def]
     return SiteFactory(ods_code="AAA", name="Site A Trust")

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
@@ -210,6 +211,7 @@ def refresh_completeness(
         done += len(batch)
         if progress is not None:
             progress(done)
+    forget_unchecked_counts()
     return done
 
 
@@ -226,9 +228,34 @@ def as_missing_rows(rows: Iterable[CaseCompleteness]) -> list[tuple[m.Procedure,
     return [(row.procedure, row.missing) for row in rows]
 
 
+# The unchecked count costs two counts of whole tables (tens of ms at national scale) and changes only
+# after a bulk load or a completeness run: each process keeps it this long. A run in this process forgets
+# it at once (the generation below); other processes see the change within the minute.
+UNCHECKED_CACHE_SECONDS = 60
+_UNCHECKED_GENERATION = "capture:unchecked:generation"
+
+
+def forget_unchecked_counts() -> None:
+    try:
+        cache.incr(_UNCHECKED_GENERATION)
+    except ValueError:  # not set yet (or expired): any new value makes the old keys unreachable
+        cache.set(_UNCHECKED_GENERATION, 1, None)
+
+
 def unchecked_cases(site_ids: Iterable[int] | None) -> int:
-    """Live cases with no stored completeness (loaded in bulk since): live cases minus stored rows, two
-    counts rather than an anti-join over every case of the site."""
+    """Live cases with no stored completeness (loaded in bulk since), as of at most a minute ago."""
+    scope = "all" if site_ids is None else ",".join(map(str, sorted(site_ids)))
+    generation = cache.get(_UNCHECKED_GENERATION, 0)
+    key = f"capture:unchecked:{generation}:{scope}"
+    cached = cache.get(key)
+    if cached is None:
+        cached = _count_unchecked(site_ids)
+        cache.set(key, cached, UNCHECKED_CACHE_SECONDS)
+    return int(cached)
+
+
+def _count_unchecked(site_ids: Iterable[int] | None) -> int:
+    """Live cases minus stored rows: two counts rather than an anti-join over every case of the site."""
     # Fast path, two counts of whole tables: rows exist only for live cases, which are among the
     # procedures not removed; as many rows as those procedures means every live case is checked.
     if CaseCompleteness.objects.count() >= m.Procedure.objects.filter(deleted_at__isnull=True).count():
