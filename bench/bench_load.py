@@ -99,7 +99,8 @@ roles = {"alice": ("site_clinician", site), "datamanager": ("site_data_manager",
 sessions = {}
 with audit_context(label="system:bench", reason="benchmark: load-test users"):
     for name, (role, where) in roles.items():
-        user = get_user_model().objects.create_user("bench-" + name)
+        # "load-", not bench_ingest's "bench-": a registry that bench kept already has its users.
+        user = get_user_model().objects.create_user("load-" + name)
         Membership(user=user, role=role, site=where).save()
         client = Client()
         client.force_login(user)
@@ -109,7 +110,7 @@ with audit_context(label="system:bench", reason="benchmark: load-test users"):
         session.save()
         sessions[name] = session.session_key
     from pdva.api.models import ApiToken
-    _, api_token = ApiToken.issue(get_user_model().objects.get(username="bench-alice"), "load test", days=1)
+    _, api_token = ApiToken.issue(get_user_model().objects.get(username="load-alice"), "load test", days=1)
 procedure = Procedure.objects.filter(patient__site=site).order_by("pk").first()
 # Cases the clinician adds follow-up visits to: live cases of living patients at her site, done a month or
 # more ago (so visit dates can vary), not the timed "case page" (its visit list would grow during the run).
