@@ -96,3 +96,15 @@ def test_model_validation_error_after_concurrent_delete_context_is_not_lost(alic
     r = login(alice).post(f"/cases/baseline/{baseline.uuid}/", data)
     assert r.status_code == 409
     assert r.context["form"].conflict["edits"][0]["who"] == "system:test"
+
+
+def test_a_reason_longer_than_the_limit_is_a_field_error_and_nothing_changes(alice, login, case_a):
+    from pdva.capture.forms.base import REASON_MAX_LENGTH
+
+    baseline = BaselineFactory(procedure=case_a, rutherford=5)
+    url = f"/cases/baseline/{baseline.uuid}/"
+    long_reason = "x" * (REASON_MAX_LENGTH + 1)
+    r = submit(login(alice), url, f.BaselineForm, baseline, case_a, rutherford="6", reason=long_reason)
+    assert r.status_code == 200 and "reason" in form_errors(r)
+    baseline.refresh_from_db()
+    assert baseline.rutherford == 5 and baseline.version == 1

@@ -42,6 +42,10 @@ def display_value(model_field: models.Field | None, value: Any) -> str:
     return str(value)
 
 
+# The same limit as the API's reason for change (pdva.api.schemas.FollowUpPatch.reason).
+REASON_MAX_LENGTH = 500
+
+
 class CaptureForm(forms.ModelForm):
     """Subclasses set Meta.model/fields and the class-level rules below."""
 
@@ -60,6 +64,7 @@ class CaptureForm(forms.ModelForm):
     reason = forms.CharField(
         label="Reason for change",
         required=False,
+        max_length=REASON_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Required for any change after first entry; it is kept in the audit trail.",
     )
@@ -67,7 +72,7 @@ class CaptureForm(forms.ModelForm):
         required=False, label="I have checked the values flagged above and they are correct"
     )
     warning_reason = forms.CharField(
-        required=False, label="How the flagged values were checked", max_length=500
+        required=False, label="How the flagged values were checked", max_length=REASON_MAX_LENGTH
     )
 
     def __init__(self, *args: Any, parent: Any = None, **kwargs: Any) -> None:
