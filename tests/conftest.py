@@ -18,6 +18,13 @@ def _fresh_cache():  # type: ignore[no-untyped-def]
     yield
 
 
+@pytest.fixture(autouse=True)
+def _own_checkpoint_dir(settings, tmp_path):  # type: ignore[no-untyped-def]
+    """Each test its own audit checkpoint folder: a checkpoint one test wrote covers entries another
+    test's (rolled back) database never had."""
+    settings.PDVA_AUDIT_CHECKPOINT_DIR = tmp_path / "audit-checkpoints"
+
+
 @pytest.fixture
 def site_a(db):  # type: ignore[no-untyped-def]
     return SiteFactory(ods_code="AAA", name="Site A Trust")
