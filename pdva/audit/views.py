@@ -23,7 +23,8 @@ class _Echo:
         return value
 
 
-def _form(request: HttpRequest) -> TrailFilterForm:
+def _form(request: HttpRequest) -> tuple[TrailFilterForm, set[int] | None]:
+    """The filter form over the sites within the user's reach, and that reach (None: every entry)."""
     ids = trail.reach(request.user)
     if ids is not None and not ids:
         raise Http404("not found")  # no reach: the page does not exist for this user
@@ -32,12 +33,12 @@ def _form(request: HttpRequest) -> TrailFilterForm:
         if ids is None
         else Site.objects.filter(pk__in=ids).order_by("ods_code")
     )
-    return TrailFilterForm(request.GET or None, sites=sites)
+    return TrailFilterForm(request.GET or None, sites=sites), ids
 
 
 @login_required
 def trail_page(request: HttpRequest) -> HttpResponse:
-    form = _form(request)
+    form, reach = _form(request)
     rows: list = []
     next_before = None
     if form.is_bound and not form.is_valid():
@@ -63,7 +64,7 @@ def trail_page(request: HttpRequest) -> HttpResponse:
             "rows": rows,
             "next_before": next_before,
             "query": query.urlencode(),
-            "may_verify": trail.reach(request.user) is None,
+            "may_verify": reach is None,
             **_verification(),
         },
         status=status,
@@ -101,7 +102,7 @@ def verify_now(request: HttpRequest) -> HttpResponse:
 def trail_export(request: HttpRequest) -> HttpResponse:
     from pdva.exports.lib import neutralise_row
 
-    form = _form(request)
+    form, _ = _form(request)
     if form.is_bound and not form.is_valid():
         return render(request, "audit/trail.html", {"form": form, "rows": []}, status=400)
     f = form.trail_filter() if form.is_bound else trail.TrailFilter()
