@@ -277,6 +277,18 @@ PDVA_JOBS_STALLED_SECONDS = _positive_int("PDVA_JOBS_STALLED_SECONDS", 60)
 PDVA_JOBS_SWEEP_CRON = os.environ.get("PDVA_JOBS_SWEEP_CRON", "").strip() or "* * * * *"  # stalled-job check
 
 
+def _whole_number(name: str, default: int) -> int:
+    raw = os.environ.get(name, str(default)).strip()
+    if not raw.isdigit():
+        raise ConfigError(f"{name} must be a whole number (0 or more), got {raw!r}")
+    return int(raw)
+
+
+# A report snapshot is recomputed at most this often per scope (0: after every change). A registry in use
+# changes every few seconds; recomputing the national analysis for each change would keep a core busy.
+PDVA_SNAPSHOT_MIN_INTERVAL_SECONDS = _whole_number("PDVA_SNAPSHOT_MIN_INTERVAL_SECONDS", 300)
+
+
 def _cron(name: str, cron: str) -> str:
     import croniter
 

@@ -25,6 +25,12 @@ def _own_checkpoint_dir(settings, tmp_path):  # type: ignore[no-untyped-def]
     settings.PDVA_AUDIT_CHECKPOINT_DIR = tmp_path / "audit-checkpoints"
 
 
+@pytest.fixture(autouse=True)
+def _snapshots_refresh_at_once(settings):  # type: ignore[no-untyped-def]
+    """Pages under test show each change's figures at once (tests of the minimum interval set their own)."""
+    settings.PDVA_SNAPSHOT_MIN_INTERVAL_SECONDS = 0
+
+
 @pytest.fixture
 def site_a(db):  # type: ignore[no-untyped-def]
     return SiteFactory(ods_code="AAA", name="Site A Trust")

@@ -117,6 +117,10 @@ class Staff(HttpUser):
         site = c["site_id"]
         self.who = ROLES[self.turn % len(ROLES)]
         self.turn += 1
+        # A fresh cookie jar per journey: the server re-sends the session cookie (host-scoped) when it
+        # saves the session, and a jar holding that beside the next role's cookie would send both, so a
+        # journey could run as the previous role (seen as 403s on the clinician's visit form).
+        self.client.cookies.clear()
         self.client.cookies.set(c["cookie_name"], c["sessions"][self.who])
         self.page("/", "home")
         if self.who == "auditor":

@@ -20,6 +20,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from pdva.jobs import registry, runner, schedule
 from pdva.jobs.models import Job
@@ -53,10 +54,12 @@ def enqueue(
     user: Any = None,
     inputs: dict[str, bytes] | None = None,
     dedupe_key: str | None = None,
+    run_after: dt.datetime | None = None,
     **params: Any,
 ) -> Job:
     """Queue one job and return its record. Raises JobRefused when ``user`` may not ask for it (checked
-    again when it runs). ``inputs``: files the job reads (e.g. an upload), kept beside it until it is done."""
+    again when it runs). ``inputs``: files the job reads (e.g. an upload), kept beside it until it is done.
+    ``run_after``: not before this time (an inline run then leaves it queued for a worker)."""
     kind = registry.get(kind_name)
     _check_params(params)
     if kind.system:
@@ -76,6 +79,7 @@ def enqueue(
             site_id=site_id,
             max_attempts=kind.max_attempts or settings.PDVA_JOBS_MAX_ATTEMPTS,
             dedupe_key=dedupe_key,
+            run_after=run_after,
         )
         if inputs:
             folder = runner.private_dir(runner.job_dir(job.pk) / runner.INPUT_DIR)
@@ -86,11 +90,11 @@ def enqueue(
         if mode == "queue":
             from pdva.jobs.tasks import defer_job
 
-            job.queue_job_id = defer_job(job, queue=kind.queue)
+            job.queue_job_id = defer_job(job, queue=kind.queue, schedule_at=run_after)
             job.save(update_fields=["queue_job_id"])
         elif mode == "thread":
             transaction.on_commit(runner.in_process.kick)
-    if mode == "inline":
+    if mode == "inline" and (run_after is None or run_after <= timezone.now()):
         runner.execute(job.pk)
         job.refresh_from_db()
     return job

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import time
 from collections.abc import Iterator
@@ -109,10 +110,11 @@ def _app() -> procrastinate.App:
     return app
 
 
-def defer_job(job: Job, *, queue: str) -> int:
+def defer_job(job: Job, *, queue: str, schedule_at: dt.datetime | None = None) -> int:
     """Defer ``pdva:run_job`` for this Job through Django's connection: in the caller's transaction, so the
-    Job row and its queue entry commit together (or not at all)."""
-    return _app().configure_task(f"{NAMESPACE}:run_job", queue=queue).defer(job_id=job.pk)
+    Job row and its queue entry commit together (or not at all). ``schedule_at``: not before then."""
+    task = _app().configure_task(f"{NAMESPACE}:run_job", queue=queue, schedule_at=schedule_at)
+    return task.defer(job_id=job.pk)
 
 
 def queue_status() -> tuple[int, int]:

@@ -13,7 +13,7 @@ from tests.proms.test_reports_baseline import adm, days, patient_with_procedure
 def queued(monkeypatch):  # type: ignore[no-untyped-def]
     """The job queue as a list: what pages asked for, nothing run until the test says so."""
     asked: list[str] = []
-    monkeypatch.setattr(snapshots, "_dispatch", asked.append)
+    monkeypatch.setattr(snapshots, "_dispatch", lambda key, run_after=None: asked.append(key))
     return asked
 
 

@@ -68,7 +68,7 @@ def test_scope_keys_are_checked():
 def queued(monkeypatch):  # type: ignore[no-untyped-def]
     """The job queue as a list: what pages asked for, nothing run until the test says so."""
     asked: list[str] = []
-    monkeypatch.setattr(snapshots, "_dispatch", asked.append)
+    monkeypatch.setattr(snapshots, "_dispatch", lambda key, run_after=None: asked.append(key))
     return asked
 
 
@@ -120,6 +120,39 @@ def test_stale_notice_after_a_data_change_and_the_refresh_clears_it(site_a, site
     assert "has changed since" not in page and "2 index procedures" in page
     after = ReportSnapshot.objects.order_by("-as_of", "-pk").first()
     assert after.data_version > before.data_version and after.pk != before.pk
+
+
+def test_refreshes_of_a_scope_wait_for_the_minimum_interval(site_a, gina, login, settings, monkeypatch):  # type: ignore[no-untyped-def]
+    settings.PDVA_SNAPSHOT_MIN_INTERVAL_SECONDS = 300
+    asked: list[tuple[str, dt.datetime | None]] = []
+    monkeypatch.setattr(snapshots, "_dispatch", lambda key, run_after=None: asked.append((key, run_after)))
+    ProcedureFactory(patient__site=site_a)
+    key = f"site:{site_a.pk}"
+    snap = snapshots.refresh_snapshot(key)
+    ProcedureFactory(patient__site=site_a)  # a change a moment after the computation
+    page = _dashboard(login(gina), site_a)
+    assert asked == [(key, snap.as_of + dt.timedelta(seconds=300))]
+    assert "recomputed at most every 5 minutes" in page and "next refresh starts at" in page
+
+    # Once the interval has passed since the newest computation, the refresh may start at once.
+    ReportSnapshot.objects.filter(pk=snap.pk).update(as_of=snap.as_of - dt.timedelta(seconds=301))
+    SnapshotRequest.objects.all().delete()
+    page = _dashboard(login(gina), site_a)
+    assert asked[-1] == (key, None) and "a refresh has been queued" in page
+
+
+def test_a_delayed_refresh_is_a_job_that_waits(site_a, settings):  # type: ignore[no-untyped-def]
+    from pdva.jobs.models import Job
+
+    settings.PDVA_SNAPSHOT_MIN_INTERVAL_SECONDS = 300
+    ProcedureFactory(patient__site=site_a)
+    key = f"site:{site_a.pk}"
+    snap = snapshots.refresh_snapshot(key)  # inline jobs in tests: a job due now would run at once
+    ProcedureFactory(patient__site=site_a)
+    assert snapshots.queue_refresh(key)
+    job = Job.objects.get(kind=snapshots.JOB_KIND)
+    assert job.state == Job.QUEUED and job.run_after == snap.as_of + dt.timedelta(seconds=300)
+    assert ReportSnapshot.objects.filter(scope_key=key).count() == 1  # not computed yet
 
 
 def test_a_snapshot_from_an_earlier_day_is_shown_as_such_and_refreshed(site_a, gina, login, queued):  # type: ignore[no-untyped-def]

@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Max, Q
 from django.utils import timezone
@@ -215,7 +216,7 @@ def refresh_snapshot(scope_key: str) -> ReportSnapshot:
 # --- queueing ------------------------------------------------------------------------------------------
 
 
-def _dispatch(scope_key: str) -> None:
+def _dispatch(scope_key: str, run_after: dt.datetime | None = None) -> None:
     """Hand the refresh to the job queue (pdva.jobs, kind "reports.refresh_snapshot"). Without it the
     request row is the queue, run by ``pdva snapshots --pending``. A queue that refuses leaves the error on
     the request, so the page says so and the next view queues it again."""
@@ -226,12 +227,28 @@ def _dispatch(scope_key: str) -> None:
     try:
         from pdva.jobs.services import enqueue
 
-        enqueue(JOB_KIND, scope_key=scope_key)
+        enqueue(JOB_KIND, scope_key=scope_key, run_after=run_after)
     except Exception as exc:
         log.exception("could not queue the refresh of report snapshot %s", scope_key)
         SnapshotRequest.objects.filter(scope_key=scope_key).update(
             error=f"not queued: {type(exc).__name__}: {exc}"[:2000]
         )
+
+
+def refresh_not_before(scope_key: str, now: dt.datetime) -> dt.datetime | None:
+    """When the scope's next refresh may start (None: now): PDVA_SNAPSHOT_MIN_INTERVAL_SECONDS after its
+    newest snapshot started, so a stream of changes costs one computation per interval, not one each."""
+    interval = settings.PDVA_SNAPSHOT_MIN_INTERVAL_SECONDS
+    if not interval:
+        return None
+    last = (
+        ReportSnapshot.objects.filter(scope_key=scope_key)
+        .order_by("-as_of", "-pk")
+        .values_list("as_of", flat=True)
+        .first()
+    )
+    due = last + dt.timedelta(seconds=interval) if last is not None else None
+    return due if due is not None and due > now else None
 
 
 def queue_refresh(scope_key: str) -> bool:
@@ -249,7 +266,7 @@ def queue_refresh(scope_key: str) -> bool:
                 SnapshotRequest.objects.create(scope_key=scope_key, requested_at=now)
         except IntegrityError:  # another request queued it a moment ago
             return False
-    _dispatch(scope_key)
+    _dispatch(scope_key, refresh_not_before(scope_key, now))
     return True
 
 
@@ -286,10 +303,19 @@ class SnapshotView:
     stale_date: bool  # computed on an earlier day (follow-up time and censoring move with the date)
     queued: bool  # a refresh is waiting or running
     error: str  # the last refresh failed with this
+    refresh_at: dt.datetime | None = None  # the queued refresh waits until then (the minimum interval)
 
     @property
     def stale(self) -> bool:
         return self.stale_data or self.stale_date
+
+    @property
+    def refresh_interval(self) -> str:
+        """The minimum interval in words, for the page."""
+        seconds = settings.PDVA_SNAPSHOT_MIN_INTERVAL_SECONDS
+        if seconds % 60:
+            return f"{seconds} seconds"
+        return "minute" if seconds == 60 else f"{seconds // 60} minutes"
 
     @property
     def ready(self) -> bool:
@@ -333,7 +359,17 @@ def latest(scope: Scope, *, queue: bool = True) -> SnapshotView:
         stale_date=stale_date,
         queued=request is not None,
         error=error,
+        refresh_at=_waits_until(snapshot) if request is not None else None,
     )
+
+
+def _waits_until(snapshot: ReportSnapshot | None) -> dt.datetime | None:
+    """The same rule as refresh_not_before, from the snapshot already read."""
+    interval = settings.PDVA_SNAPSHOT_MIN_INTERVAL_SECONDS
+    if snapshot is None or not interval:
+        return None
+    due = snapshot.as_of + dt.timedelta(seconds=interval)
+    return due if due > timezone.now() else None
 
 
 def stored_context(scope: Scope) -> dict[str, Any] | None:

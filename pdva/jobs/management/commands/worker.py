@@ -7,6 +7,7 @@ started) and exits: for cron, scripts and tests.
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from typing import Any
@@ -30,11 +31,20 @@ class Command(BaseCommand):
             default=1,
             help="jobs at once (PostgreSQL; default 1: jobs are CPU-bound)",
         )
+        parser.add_argument(
+            "--nice",
+            type=int,
+            default=10,
+            help="scheduling niceness added to this process (default 10: on a machine shared with "
+            "`pdva serve`, pages get the CPU before report computations; 0 keeps the current priority)",
+        )
 
     def handle(self, *args: Any, **opts: Any) -> None:
         from pdva.jobs.services import run_mode
 
         mode = run_mode()
+        if opts["nice"]:
+            os.nice(opts["nice"])
         periodic = not opts["no_schedule"]
         if mode == "queue":
             from pdva.jobs.tasks import run_worker
