@@ -28,4 +28,6 @@ def snapshot_refresh_at_once(monkeypatch):  # type: ignore[no-untyped-def]
     from pdva.reports.services import snapshots
 
     if not apps.is_installed("pdva.jobs"):
-        monkeypatch.setattr(snapshots, "_dispatch", lambda key, run_after=None: snapshots.refresh_snapshot(key))
+        monkeypatch.setattr(
+            snapshots, "_dispatch", lambda key, run_after=None: snapshots.refresh_snapshot(key)
+        )
