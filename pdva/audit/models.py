@@ -150,6 +150,9 @@ def record(
         )[0]
 
 
+DELETED_REASON_MAX_LENGTH = 2000
+
+
 class ReasonRequired(ValueError):
     """An edit after first entry must say why."""
 
@@ -347,6 +350,11 @@ class AuditedModel(models.Model):
     def soft_delete(self, *, reason: str) -> None:
         if not reason.strip():
             raise ReasonRequired("a reason is required to delete a record")
+        if len(reason) > DELETED_REASON_MAX_LENGTH:
+            # Forms and the API stop a person sooner (1,000 characters); this bounds every other caller.
+            raise ValueError(
+                f"the reason for removing a record is limited to {DELETED_REASON_MAX_LENGTH} characters"
+            )
         self.deleted_at = timezone.now()
         self.deleted_reason = reason
         self._removing = True

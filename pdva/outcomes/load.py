@@ -27,6 +27,8 @@ from pdva.reference.tables import CURRENT
 from pdva.registry import choices as c
 from pdva.registry import models as m
 
+ROW_CHUNK = 10_000
+
 
 def _scope(qs, site_ids: Collection[int] | None):  # type: ignore[no-untyped-def]
     qs = qs.alive()
@@ -92,8 +94,10 @@ def load_frames(site_ids: Collection[int] | None, *, operator_id: int | None = N
     by_patient = {"patient_id__in": patient_ids}
 
     def rows(model, filt, **fields_map):  # type: ignore[no-untyped-def]
-        qs = model.objects.alive().filter(**filt).values(*fields_map.values())
-        return [{k: r[v] for k, v in fields_map.items()} for r in qs]
+        # Tuples streamed in chunks, not a dict per row held by the queryset: at national scale (hundreds
+        # of thousands of visits) the dicts were most of the computation's memory.
+        qs = model.objects.alive().filter(**filt).values_list(*fields_map.values())
+        return pd.DataFrame.from_records(qs.iterator(chunk_size=ROW_CHUNK), columns=list(fields_map))
 
     return RegistryFrames.from_records(
         procedures=procedures,

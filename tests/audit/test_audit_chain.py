@@ -47,6 +47,14 @@ def test_create_update_and_soft_delete_are_recorded_with_before_after_and_reason
     assert verify_chain() == AuditEntry.objects.count()
 
 
+def test_a_removal_reason_has_a_limit_and_nothing_is_removed_beyond_it(procedure, alice):
+    with audit_context(alice), pytest.raises(ValueError, match="limited to 2000 characters"):
+        procedure.soft_delete(reason="x" * 2001)
+    procedure.refresh_from_db()
+    assert procedure.deleted_at is None and procedure.deleted_reason == ""
+    assert not AuditEntry.objects.filter(action="registry.procedure.deleted").exists()
+
+
 def test_an_edit_needs_a_reason(procedure, alice):
     with audit_context(alice), pytest.raises(ReasonRequired):
         procedure.contrast_volume_ml = 90
