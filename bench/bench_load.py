@@ -3,19 +3,20 @@
     python bench/bench_load.py           # 30 sites, 50,000 patients, 8 years (long: run it rarely)
     python bench/bench_load.py --quick   # 3 sites, 300 patients (also the "300 patients" comparison)
     BENCH_LOAD_SITES / BENCH_LOAD_PATIENTS / BENCH_LOAD_YEARS / BENCH_LOAD_USERS / BENCH_LOAD_SECONDS
+    BENCH_LOAD_WEB_WORKERS (2) / BENCH_LOAD_WEB_THREADS (1)   # pdva serve's processes and threads
     BENCH_LOAD_TEMPLATE=pdva_seed50k BENCH_LOAD_TEMPLATE_KEYS=/its/var/dir   # copy a registry seeded
         earlier (with its keys) instead of seeding; then migrate
 
 The run makes its own database (``pdva_bench_load_<pid>``), migrates and seeds it, creates three staff users
 (a site clinician ``alice``, a site data manager, a national auditor) with a verified second factor the way
 the tests do (a database session carrying the OTP device id, made in ``pdva shell``: no login bypass), starts
-``pdva serve --bind 127.0.0.1:<free port> --workers 2`` and one ``pdva worker`` (after checking bulk-loaded
+``pdva serve --bind 127.0.0.1:<free port> --workers 2`` and one ``pdva worker`` (niced, as by default) (after checking bulk-loaded
 cases' completeness and computing every report snapshot, as the worker keeps them in production), waits for
 ``/health/ready`` and runs
 ``bench/load/locustfile.py`` with locust in a subprocess, bounded by users, spawn rate and run time:
 
 - single user (no think time): every page p95 < 150 ms;
-- 50 users (1-3 s think time): 0 errors and every page p95 < 500 ms;
+- 50 users (1-3 s think time between page views): 0 errors and every page p95 < 500 ms;
 - the quarterly PDF requested from the web (it enqueues a job): < 200 ms (slowest of 5);
 - every follow-up visit the clinician's journey saved through the web form is a new, audited row.
 
@@ -166,9 +167,56 @@ def stop(server: subprocess.Popen[bytes]) -> None:  # or a worker
         pass
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its live children (gunicorn's workers)."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0.0
+    total = 0.0
+    for proc in procs:
+        try:
+            times = proc.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU seconds of the running PostgreSQL processes (backends that ended are not counted)."""
+    import psutil
+
+    total = 0.0
+    for proc in psutil.process_iter(["name"]):
+        if proc.info["name"] in ("postgres", "postmaster"):
+            try:
+                times = proc.cpu_times()
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+            total += times.user + times.system
+    return total
+
+
 def run_locust(
-    ws: Workspace, base: str, config: Path, tag: str, users: int, seconds: int, think: tuple[float, float]
+    ws: Workspace,
+    base: str,
+    config: Path,
+    tag: str,
+    users: int,
+    seconds: int,
+    think: tuple[float, float],
+    report: Report | None = None,
+    watch: dict[str, int] | None = None,
 ) -> list[dict[str, str]]:
+    """Run one phase; with ``watch`` (name: pid), report each process tree's CPU use during it, with
+    locust's own and PostgreSQL's: on 2 shared cores, where the time goes."""
+    watch = watch or {}
+    before = {name: cpu_seconds(pid) for name, pid in watch.items()}
+    pg_before = postgres_cpu_seconds()
     prefix = ws.path(f"locust_{tag}")
     env = dict(os.environ, BENCH_LOAD_CONFIG=str(config))
     env.update(BENCH_LOAD_THINK_MIN=str(think[0]), BENCH_LOAD_THINK_MAX=str(think[1]))
@@ -185,7 +233,15 @@ def run_locust(
         max(1, users // 10),
     ]
     argv += ["-t", f"{seconds}s", "--host", base, "--csv", prefix, "--only-summary", "--stop-timeout", "10"]
+    started = time.perf_counter()
     run = run_command(argv, env=env, cwd=ROOT, timeout=seconds + 120)
+    wall = time.perf_counter() - started
+    if report is not None and watch:
+        used = {name: cpu_seconds(pid) - before[name] for name, pid in watch.items()}
+        used["locust"] = run.cpu_s
+        used["postgresql"] = postgres_cpu_seconds() - pg_before
+        shares = ", ".join(f"{name} {100 * cpu / wall:.0f}%" for name, cpu in used.items())
+        report.info(f"CPU during the {tag} phase ({wall:.0f} s), % of one core: {shares}")
     stats = Path(f"{prefix}_stats.csv")
     if not stats.exists():
         raise RuntimeError(f"locust wrote no statistics ({run.why()})\n{run.stderr[-2000:]}")
@@ -292,7 +348,12 @@ def main(quick: bool, report: Report) -> None:
     scale = Scale.chosen("BENCH_LOAD", quick, Scale(3, 300, 8))
     users = int(os.environ.get("BENCH_LOAD_USERS", 50))
     seconds = int(os.environ.get("BENCH_LOAD_SECONDS", 60 if quick else 180))
-    report.info(f"load: {scale.sites} sites, {scale.patients} patients, {scale.years} years; {users} users")
+    web_workers = os.environ.get("BENCH_LOAD_WEB_WORKERS", "2")  # gunicorn processes (one per core here)
+    web_threads = os.environ.get("BENCH_LOAD_WEB_THREADS", "1")
+    report.info(
+        f"load: {scale.sites} sites, {scale.patients} patients, {scale.years} years; {users} users; "
+        f"pdva serve {web_workers} workers x {web_threads} threads"
+    )
     template = os.environ.get("BENCH_LOAD_TEMPLATE", "").strip()
     with Workspace("load") as ws:
         if template:
@@ -341,7 +402,16 @@ def main(quick: bool, report: Report) -> None:
         # folder the worker writes and the server reads (as on one machine, or a shared volume).
         jobs_env = ws.env(db, PDVA_JOBS_RUN="queue", PDVA_JOBS_DIR=str(ws.path("jobs")))
         server = subprocess.Popen(
-            [pdva_command(), "serve", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
+            [
+                pdva_command(),
+                "serve",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                web_workers,
+                "--threads",
+                web_threads,
+            ],
             env=jobs_env,
             cwd=ROOT,
             stdout=log,
@@ -361,7 +431,10 @@ def main(quick: bool, report: Report) -> None:
         saved = 0  # follow-up visits the clinician's journey saved (redirected to the case page)
         try:
             wait_ready(base, server)
-            rows = run_locust(ws, base, config_path, "single", 1, max(20, seconds // 3), (0.0, 0.0))
+            watch = {"pdva serve": server.pid, "pdva worker": worker.pid}
+            rows = run_locust(
+                ws, base, config_path, "single", 1, max(20, seconds // 3), (0.0, 0.0), report, watch
+            )
             record_phase(report, "1 user", rows, SINGLE_P95_MS, errors=False)
             saved += saved_visits(rows)
             try:  # on the idle server, before the concurrent phase leaves a backlog behind
@@ -381,7 +454,7 @@ def main(quick: bool, report: Report) -> None:
                     worker_log.flush()
                     tail = ws.path("worker.log").read_text(encoding="utf-8", errors="replace")[-3000:]
                     report.info(f"worker log tail:\n{tail}")
-            rows = run_locust(ws, base, config_path, "concurrent", users, seconds, (1.0, 3.0))
+            rows = run_locust(ws, base, config_path, "concurrent", users, seconds, (1.0, 3.0), report, watch)
             record_phase(report, f"{users} users", rows, CONCURRENT_P95_MS, errors=True)
             saved += saved_visits(rows)
             check_saved_visits(report, db, visits_before, saved)

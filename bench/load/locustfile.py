@@ -65,8 +65,8 @@ def next_visit() -> tuple[str, str]:
 
 
 class Staff(HttpUser):
-    """Each journey is one role's round of pages; the roles take turns (each simulated user starts at a
-    different one), so even a single user's phase times every page."""
+    """Each journey is one role's round of pages, with the think time between pages; the roles take turns
+    (each simulated user starts at a different one), so even a single user's phase times every page."""
 
     wait_time = between(*THINK)
     started = 0  # simulated users started so far (class-wide): where each one's turn begins
@@ -75,12 +75,18 @@ class Staff(HttpUser):
         self.turn = Staff.started
         Staff.started += 1
 
+    def think(self) -> None:
+        """A person reads the page before the next click: the think time falls between page views (a
+        journey of 15 pages fired back to back would make each user a busy client, not a person)."""
+        self.wait()
+
     def page(self, url: str, name: str, **headers: str) -> None:
         with self.client.get(
             url, name=name, headers=headers or None, allow_redirects=False, catch_response=True
         ) as resp:
             if resp.status_code != 200:
                 resp.failure(f"{self.who}: HTTP {resp.status_code}")
+        self.think()
 
     def save_visit(self) -> None:
         """Open the new follow-up visit form of a case and save a visit through it, as the browser does
@@ -97,6 +103,7 @@ class Staff(HttpUser):
             if token is None or CONFIG["csrf_cookie_name"] not in self.client.cookies:
                 resp.failure(f"{self.who}: no CSRF token in the form page or no CSRF cookie")
                 return
+        self.think()  # filling in the form
         data = {"csrfmiddlewaretoken": token.group(1), "followupvisit-visit_date": when}
         data.update({f"followupvisit-{k}": v for k, v in VISIT.items()})
         with self.client.post(

@@ -99,13 +99,16 @@ def parse_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be one of true/false/1/0/yes/no, got {raw!r}")
 
 
-def parse_database(url: str) -> dict[str, Any]:
+def parse_database(url: str, *, conn_max_age: int = 60) -> dict[str, Any]:
+    """Django's DATABASES entry. ``conn_max_age``: seconds a connection is kept for the next request of the
+    same worker thread (0: a new connection for every request, which on PostgreSQL costs a backend process
+    start each time; with health checks a connection the server closed is replaced, not an error)."""
     if not url.startswith(("sqlite:", "postgres://", "postgresql://")):
         raise ConfigError(
             f"PDVA_DATABASE_URL must start with sqlite:/// or postgres://, got {url.split(':')[0]!r}"
         )
     try:
-        config = dict(dj_database_url.parse(url, conn_max_age=0))
+        config = dict(dj_database_url.parse(url, conn_max_age=conn_max_age, conn_health_checks=True))
     except Exception as exc:  # dj_database_url raises several types for bad URLs
         raise ConfigError(f"PDVA_DATABASE_URL could not be parsed: {exc}") from exc
     if config["ENGINE"] == "django.db.backends.sqlite3":
@@ -384,7 +387,9 @@ def load_environment(env: Mapping[str, str], *, base_dir: Path) -> Environment:
     return Environment(
         name=name,
         var_dir=var_dir,
-        database=parse_database(database_url),
+        database=parse_database(
+            database_url, conn_max_age=parse_int(env, "PDVA_DB_CONN_MAX_AGE", 60, minimum=0, maximum=3600)
+        ),
         secret_key=secret_key,
         audit_key=audit_key,
         identity_key=identity_key,

@@ -214,9 +214,17 @@ def test_web_server_settings(tmp_path):
     assert (env.web.bind, env.web.workers, env.web.threads) == ("0.0.0.0:9000", 3, 4)
 
 
+def test_database_connections_are_kept_between_requests_unless_told(tmp_path):
+    kept = load_environment(PRODUCTION, base_dir=tmp_path).database
+    assert kept["CONN_MAX_AGE"] == 60 and kept["CONN_HEALTH_CHECKS"] is True
+    fresh = load_environment({**PRODUCTION, "PDVA_DB_CONN_MAX_AGE": "0"}, base_dir=tmp_path).database
+    assert fresh["CONN_MAX_AGE"] == 0
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
+        ({"PDVA_DB_CONN_MAX_AGE": "forever"}, "PDVA_DB_CONN_MAX_AGE must be a whole number between 0 and 3600"),
         ({"PDVA_WEB_BIND": "8000"}, "PDVA_WEB_BIND must be HOST:PORT"),
         ({"PDVA_WEB_BIND": "127.0.0.1:99999"}, "PDVA_WEB_BIND must be HOST:PORT"),
         ({"PDVA_WEB_WORKERS": "0"}, "PDVA_WEB_WORKERS must be a whole number between 1 and 64"),
