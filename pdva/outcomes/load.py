@@ -17,11 +17,12 @@ from pdva.outcomes.derive import Derived, derive
 from pdva.outcomes.endpoints import endpoint_table
 from pdva.outcomes.frames import RegistryFrames
 from pdva.outcomes.proms import (
+    MEASURE_COLUMNS,
     PRIMARY_METHOD_PREFIX,
     SCORED_STATUSES,
     CompletionTarget,
-    administration_values,
     completion_targets,
+    measure_values,
 )
 from pdva.reference.tables import CURRENT
 from pdva.registry import choices as c
@@ -143,7 +144,18 @@ def load_frames(site_ids: Collection[int] | None, *, operator_id: int | None = N
 def prom_rows(by_patient: dict) -> pd.DataFrame:
     """PROM administrations with their measure values. Scores stored by pdva.proms are used; an
     administration it has not scored yet is scored with its pure scoring function (the EQ-5D index mapping
-    needs the age at completion, read from the encrypted identity only for those administrations)."""
+    needs the age at completion, read from the encrypted identity only for those administrations).
+
+    Rows are streamed and reduced to their columns as they arrive: holding every administration's decoded
+    answers at once was the national computation's peak memory."""
+    adms = m.PromAdministration.objects.alive().filter(**by_patient)
+    need_age = set(
+        adms.filter(instrument="eq5d5l", completion_status__in=SCORED_STATUSES)
+        .exclude(score_method__startswith=PRIMARY_METHOD_PREFIX["eq5d5l"])
+        .values_list("patient_id", flat=True)
+        .distinct()
+    )
+    identities = {i.patient_id: i for i in m.PatientIdentity.objects.filter(patient_id__in=sorted(need_age))}
     fields = (
         "patient_id",
         "procedure_id",
@@ -156,32 +168,24 @@ def prom_rows(by_patient: dict) -> pd.DataFrame:
         "score_method",
         "patient__sex",
     )
-    adms = list(m.PromAdministration.objects.alive().filter(**by_patient).values(*fields))
-    need_age = {
-        a["patient_id"]
-        for a in adms
-        if a["instrument"] == "eq5d5l"
-        and not (a["score_method"] or "").startswith(PRIMARY_METHOD_PREFIX["eq5d5l"])
-        and a["completion_status"] in SCORED_STATUSES
-    }
-    identities = {i.patient_id: i for i in m.PatientIdentity.objects.filter(patient_id__in=sorted(need_age))}
-    for a in adms:
-        identity = identities.get(a["patient_id"])
-        a["age"] = identity.age_on(a["completed_date"]) if identity is not None else None
-        a["sex"] = a["patient__sex"]
-    values = administration_values(adms)
-    base = pd.DataFrame(
-        adms,
-        columns=[
-            "patient_id",
-            "procedure_id",
-            "instrument",
-            "timepoint",
-            "completed_date",
-            "completion_status",
+    base_columns = list(fields[:6])
+    value_columns = [*MEASURE_COLUMNS, "scored_here"]
+    base: list[tuple] = []
+    values: list[tuple] = []
+    for row in adms.values(*fields).iterator(chunk_size=ROW_CHUNK):
+        identity = identities.get(row["patient_id"])
+        row["age"] = identity.age_on(row["completed_date"]) if identity is not None else None
+        row["sex"] = row["patient__sex"]
+        measured, here = measure_values(row)
+        base.append(tuple(row[c] for c in base_columns))
+        values.append((*(measured[c] for c in MEASURE_COLUMNS), here))
+    return pd.concat(
+        [
+            pd.DataFrame.from_records(base, columns=base_columns),
+            pd.DataFrame.from_records(values, columns=value_columns),
         ],
+        axis=1,
     )
-    return pd.concat([base, values], axis=1)
 
 
 @dataclass
