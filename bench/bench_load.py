@@ -242,6 +242,13 @@ def run_locust(
         used["postgresql"] = postgres_cpu_seconds() - pg_before
         shares = ", ".join(f"{name} {100 * cpu / wall:.0f}%" for name, cpu in used.items())
         report.info(f"CPU during the {tag} phase ({wall:.0f} s), % of one core: {shares}")
+    failures = Path(f"{prefix}_failures.csv")
+    if report is not None and failures.exists():
+        with failures.open(encoding="utf-8") as fh:
+            for row in sorted(csv.DictReader(fh), key=lambda r: -int(r["Occurrences"]))[:10]:
+                report.info(
+                    f"  failure x{row['Occurrences']}: {row['Method']} {row['Name']}: {row['Error'][:300]}"
+                )
     stats = Path(f"{prefix}_stats.csv")
     if not stats.exists():
         raise RuntimeError(f"locust wrote no statistics ({run.why()})\n{run.stderr[-2000:]}")

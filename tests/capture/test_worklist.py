@@ -16,7 +16,7 @@ from pdva.audit.context import audit_context
 from pdva.capture.models import CaseCompleteness
 from pdva.capture.schedule import open_timepoints
 from pdva.capture.services import worklists as w
-from pdva.core import paging
+from pdva.capture.views import worklists as worklist_views
 from pdva.followup.services.run import refresh_statuses
 from pdva.registry import models as m
 from tests.capture.conftest import make_complete
@@ -170,7 +170,7 @@ def _rows(html: str, section: str) -> list[str]:
 
 
 def test_each_list_pages_on_its_own(alice, login, site_a, monkeypatch):
-    monkeypatch.setattr(paging, "PAGE_SIZE", 3)
+    monkeypatch.setattr(worklist_views, "SECTION_SIZE", 3)
     cases = [_recent(site_a, 300 + n) for n in range(7)]
     refresh_statuses(today())
     client = login(alice)
@@ -257,7 +257,8 @@ def test_worklist_queries_do_not_grow_with_the_lists(alice, login, site_a):
     client.get("/cases/worklist/")  # warm as before the small one (the unchecked count is kept a minute)
     with CaptureQueriesContext(connection) as large:
         page = client.get("/cases/worklist/")
-    assert page.context["pages"]["missing"].count == 62 and len(page.context["missing"]) == 50
+    assert page.context["pages"]["missing"].count == 62
+    assert len(page.context["missing"]) == worklist_views.SECTION_SIZE
     assert len(large) == len(small)
 
 

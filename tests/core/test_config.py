@@ -224,7 +224,10 @@ def test_database_connections_are_kept_between_requests_unless_told(tmp_path):
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"PDVA_DB_CONN_MAX_AGE": "forever"}, "PDVA_DB_CONN_MAX_AGE must be a whole number between 0 and 3600"),
+        (
+            {"PDVA_DB_CONN_MAX_AGE": "forever"},
+            "PDVA_DB_CONN_MAX_AGE must be a whole number between 0 and 3600",
+        ),
         ({"PDVA_WEB_BIND": "8000"}, "PDVA_WEB_BIND must be HOST:PORT"),
         ({"PDVA_WEB_BIND": "127.0.0.1:99999"}, "PDVA_WEB_BIND must be HOST:PORT"),
         ({"PDVA_WEB_WORKERS": "0"}, "PDVA_WEB_WORKERS must be a whole number between 1 and 64"),

@@ -16,6 +16,9 @@ from pdva.capture.access import requires
 from pdva.capture.services import worklists as w
 from pdva.core.paging import paged
 
+# Five queues share the page: each shows this many rows and pages on its own (a site's full list is an export).
+SECTION_SIZE = 20
+
 
 @requires(Cap.VIEW_CLINICAL)
 def worklist(request: HttpRequest) -> HttpResponse:
@@ -29,11 +32,11 @@ def worklist(request: HttpRequest) -> HttpResponse:
     due = w.followup_list(site_ids, today, ("due", "overdue"))
     missed = w.followup_list(site_ids, today, ("missed",))
     lists = {
-        "due": paged(request, due.rows, param="due_page"),
-        "missed": paged(request, missed.rows, param="missed_page"),
-        "missing": paged(request, w.missing_mandatory(site_ids), param="missing_page"),
-        "queries": paged(request, w.open_queries(site_ids), param="queries_page"),
-        "mhra": paged(request, w.mhra_unreported(site_ids), param="mhra_page"),
+        "due": paged(request, due.rows, param="due_page", per_page=SECTION_SIZE),
+        "missed": paged(request, missed.rows, param="missed_page", per_page=SECTION_SIZE),
+        "missing": paged(request, w.missing_mandatory(site_ids), param="missing_page", per_page=SECTION_SIZE),
+        "queries": paged(request, w.open_queries(site_ids), param="queries_page", per_page=SECTION_SIZE),
+        "mhra": paged(request, w.mhra_unreported(site_ids), param="mhra_page", per_page=SECTION_SIZE),
     }
     unchecked = w.unchecked_cases(site_ids)
     if unchecked:
