@@ -27,7 +27,7 @@ from pdva.followup.services.items import (
     _wilson,
     current_schedule,
 )
-from pdva.registry.models import Amputation, FollowUpVisit, Procedure, Site
+from pdva.registry.models import Amputation, FollowUpVisit, Patient, Procedure, Site
 
 PAGE_SIZE = 50
 
@@ -63,9 +63,13 @@ def statuses_in_scope(site_ids: Iterable[int] | None, today: dt.date) -> QuerySe
 
 
 def _in_scope(site_ids: Iterable[int] | None) -> QuerySet[FollowUpStatus]:
-    qs = FollowUpStatus.objects.filter(
-        procedure__deleted_at__isnull=True, procedure__patient__deleted_at__isnull=True
-    )
+    # Every status except those of removed procedures or patients: removed rows are few (partial indexes
+    # on them), so this is a small anti-join, where joining the live ones read every case of the registry.
+    # Two exclusions, not one with OR: each subquery then reads its own small index.
+    removed_patients = Patient.objects.filter(deleted_at__isnull=False).values("id")
+    qs = FollowUpStatus.objects.exclude(
+        procedure_id__in=Procedure.objects.filter(deleted_at__isnull=False).values("id")
+    ).exclude(procedure_id__in=Procedure.objects.filter(patient_id__in=removed_patients).values("id"))
     if site_ids is not None:
         qs = qs.filter(site_id__in=list(site_ids))
     return qs

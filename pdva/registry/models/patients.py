@@ -48,6 +48,12 @@ class Patient(ClinicalRecord):
 
     class Meta:
         ordering = ["registry_id"]
+        indexes = [
+            # The few removed patients (see registry_proc_removed).
+            models.Index(
+                fields=["id"], condition=models.Q(deleted_at__isnull=False), name="registry_patient_removed"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.registry_id

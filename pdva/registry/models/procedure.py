@@ -144,6 +144,11 @@ class Procedure(ClinicalRecord):
                 condition=models.Q(deleted_at__isnull=True),
                 name="registry_proc_live_patient",
             ),
+            # The few removed cases: "every row except the removed ones" is then a small anti-join instead
+            # of a join against every live case (follow-up statuses, worklist counts).
+            models.Index(
+                fields=["id"], condition=models.Q(deleted_at__isnull=False), name="registry_proc_removed"
+            ),
         ]
 
     def __str__(self) -> str:
