@@ -3,14 +3,14 @@
     python bench/bench_load.py           # 30 sites, 50,000 patients, 8 years (long: run it rarely)
     python bench/bench_load.py --quick   # 3 sites, 300 patients (also the "300 patients" comparison)
     BENCH_LOAD_SITES / BENCH_LOAD_PATIENTS / BENCH_LOAD_YEARS / BENCH_LOAD_USERS / BENCH_LOAD_SECONDS
-    BENCH_LOAD_WEB_WORKERS (2) / BENCH_LOAD_WEB_THREADS (1)   # pdva serve's processes and threads
+    BENCH_LOAD_WEB_WORKERS / BENCH_LOAD_WEB_THREADS   # pdva serve's processes and threads (default: its own)
     BENCH_LOAD_TEMPLATE=pdva_seed50k BENCH_LOAD_TEMPLATE_KEYS=/its/var/dir   # copy a registry seeded
         earlier (with its keys) instead of seeding; then migrate
 
 The run makes its own database (``pdva_bench_load_<pid>``), migrates and seeds it, creates three staff users
 (a site clinician ``alice``, a site data manager, a national auditor) with a verified second factor the way
 the tests do (a database session carrying the OTP device id, made in ``pdva shell``: no login bypass), starts
-``pdva serve --bind 127.0.0.1:<free port> --workers 2`` and one ``pdva worker`` (niced, as by default) (after checking bulk-loaded
+``pdva serve --bind 127.0.0.1:<free port>`` (its default workers) and one ``pdva worker`` (niced, as by default) (after checking bulk-loaded
 cases' completeness and computing every report snapshot, as the worker keeps them in production), waits for
 ``/health/ready`` and runs
 ``bench/load/locustfile.py`` with locust in a subprocess, bounded by users, spawn rate and run time:
@@ -355,11 +355,16 @@ def main(quick: bool, report: Report) -> None:
     scale = Scale.chosen("BENCH_LOAD", quick, Scale(3, 300, 8))
     users = int(os.environ.get("BENCH_LOAD_USERS", 50))
     seconds = int(os.environ.get("BENCH_LOAD_SECONDS", 60 if quick else 180))
-    web_workers = os.environ.get("BENCH_LOAD_WEB_WORKERS", "2")  # gunicorn processes (one per core here)
-    web_threads = os.environ.get("BENCH_LOAD_WEB_THREADS", "1")
+    # pdva serve's own defaults (2 x cores + 1 sync workers) unless told: the configuration a site gets.
+    web_workers = os.environ.get("BENCH_LOAD_WEB_WORKERS", "").strip()
+    web_threads = os.environ.get("BENCH_LOAD_WEB_THREADS", "").strip()
+    serve_options = [
+        *(["--workers", web_workers] if web_workers else []),
+        *(["--threads", web_threads] if web_threads else []),
+    ]
     report.info(
         f"load: {scale.sites} sites, {scale.patients} patients, {scale.years} years; {users} users; "
-        f"pdva serve {web_workers} workers x {web_threads} threads"
+        f"pdva serve {web_workers or 'default'} workers x {web_threads or 'default'} threads"
     )
     template = os.environ.get("BENCH_LOAD_TEMPLATE", "").strip()
     with Workspace("load") as ws:
@@ -414,10 +419,7 @@ def main(quick: bool, report: Report) -> None:
                 "serve",
                 "--bind",
                 f"127.0.0.1:{port}",
-                "--workers",
-                web_workers,
-                "--threads",
-                web_threads,
+                *serve_options,
             ],
             env=jobs_env,
             cwd=ROOT,
