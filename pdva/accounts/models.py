@@ -9,12 +9,25 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from pdva.accounts.roles import NATIONAL_ROLES, SITE_ROLES, Role
-from pdva.audit.models import AuditedModel
+from pdva.audit.models import AuditedModel, AuditedQuerySet
+
+
+class MembershipQuerySet(AuditedQuerySet):
+    def audited_bulk_create(self, objs: list[Any], *, reason: str = "") -> list[Any]:
+        """Role grants are saved one by one even in bulk: each is checked for approval and, where it must
+        be, shown to governance (Membership.save); a bulk insert would skip both. Memberships are few."""
+        from django.db import transaction
+
+        with transaction.atomic():
+            for obj in objs:
+                obj.save(reason=reason)
+        return list(objs)
 
 
 class Membership(AuditedModel):
     """A user's role, at one site (site roles) or registry-wide (national roles)."""
 
+    objects = MembershipQuerySet.as_manager()
     site_path = "site"
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="memberships")
     site = models.ForeignKey(

@@ -44,6 +44,24 @@ def test_admin_granting_themself_a_clinical_role_is_shown_to_the_sites_lead(
     assert AuditEntry.objects.filter(action="accounts.role_grant.notice", site_id=site_a.pk).exists()
 
 
+def test_grants_made_in_bulk_are_shown_like_any_other(sam, gina, alice, bob, site_a):
+    with audit_context(sam, reason="access requests"):
+        made = Membership.objects.audited_bulk_create(
+            [
+                Membership(user=alice, role="site_data_manager", site=site_a),
+                Membership(user=bob, role="site_clinician", site=site_a),
+            ],
+            reason="access requests",
+        )
+    assert all(m.pk for m in made)
+    notices = RoleGrantNotice.objects.order_by("granted_to__username")
+    assert [(n.granted_to.username, n.why) for n in notices] == [
+        ("alice", ADMIN_GRANTED),
+        ("bob", ADMIN_GRANTED),
+    ]
+    assert AuditEntry.objects.filter(action="accounts.membership.created").count() >= 2
+
+
 def test_admin_granting_someone_a_clinical_role_is_shown(sam, gina, alice, site_a, login):
     _give(sam, alice, "site_data_manager", site_a)
     assert RoleGrantNotice.objects.get().why == ADMIN_GRANTED
