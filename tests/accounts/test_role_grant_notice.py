@@ -179,6 +179,40 @@ def test_held_grant_gives_no_access_until_a_lead_approves(approval, sam, gina, l
     assert RoleGrantNotice.objects.count() == 1  # the approval itself is not a new grant to review
 
 
+def test_a_sole_leads_own_grant_goes_to_the_other_sites_leads(approval, gina, site_a, site_b, login):
+    from tests.factories import UserFactory
+
+    hana = UserFactory(username="hana")
+    grant(hana, "site_governance_lead", site_b)
+    membership = _give(gina, gina, "site_clinician", site_a)  # site A's only lead, to herself
+    notice = RoleGrantNotice.objects.get(membership=membership)
+    assert notice.needs_approval
+    own = login(gina)
+    assert own.post(
+        f"/accounts/role-grants/{notice.pk}/acknowledge/", {"decision": "approve"}
+    ).status_code in (
+        302,
+        403,
+    )
+    membership.refresh_from_db()
+    assert not membership.active  # never approved by the person it benefits
+    other = login(hana)
+    assert "Waiting for your approval" in other.get("/").content.decode()
+    other.post(f"/accounts/role-grants/{notice.pk}/acknowledge/", {"decision": "approve"})
+    membership.refresh_from_db()
+    notice.refresh_from_db()
+    assert membership.active and notice.acknowledged_by == hana
+
+
+def test_a_grant_its_own_site_can_approve_stays_with_that_site(approval, sam, gina, site_a, site_b, login):
+    from tests.factories import UserFactory
+
+    hana = UserFactory(username="hana")
+    grant(hana, "site_governance_lead", site_b)
+    _give(sam, sam, "site_clinician", site_a)  # gina, site A's lead, can approve it
+    assert "Waiting for your approval" not in login(hana).get("/").content.decode()
+
+
 def test_refused_grant_stays_inactive(approval, sam, gina, login, site_a):
     membership = _give(sam, sam, "site_clinician", site_a)
     notice = RoleGrantNotice.objects.get()

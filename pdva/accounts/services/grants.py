@@ -157,11 +157,20 @@ def open_notices_for(user: Any) -> Any:
         return RoleGrantNotice.objects.none()
     from django.db.models import Q
 
-    return (
-        RoleGrantNotice.objects.filter(acknowledged_at__isnull=True)
-        .filter(Q(site_id__in=sites) | Q(site__isnull=True))
-        .select_related("granted_to", "site")
+    open_ = RoleGrantNotice.objects.filter(acknowledged_at__isnull=True)
+    # A held grant no lead of its own site can approve (its site's only lead gave themself the role) goes to
+    # every governance lead, so it can be decided by a second person instead of waiting for ever.
+    elsewhere = open_.filter(needs_approval=True, site__isnull=False).exclude(site_id__in=sites)
+    stuck = [n.pk for n in elsewhere if not has_second_person(n)]
+    return open_.filter(Q(site_id__in=sites) | Q(site__isnull=True) | Q(pk__in=stuck)).select_related(
+        "granted_to", "site"
     )
+
+
+def has_second_person(notice: RoleGrantNotice) -> bool:
+    """Is there a governance lead of the notice's site who is neither the grant's holder nor its granter?"""
+    others = governance_leads_for(notice.site_id).exclude(pk__in=[notice.granted_to_id, notice.granted_by_id])
+    return others.exists()
 
 
 class SecondPersonRequired(PermissionError):
