@@ -343,3 +343,16 @@ for _address in PDVA_AUDIT_CHECKPOINT_EMAIL:
     if "@" not in _address:
         raise ConfigError(f"PDVA_AUDIT_CHECKPOINT_EMAIL must be email addresses, got {_address!r}")
 # ==== end audit checkpoints ===============================================================================
+
+# Optional key encrypting backup files (pdva.core.lib.sealed): 32 url-safe base64 bytes, kept apart from the
+# backups (a backup cannot be restored without it). Unset: backups are owner-only files, not encrypted.
+_BACKUP_KEY_TEXT = os.environ.get("PDVA_BACKUP_KEY", "").strip()
+try:
+    from pdva.core.lib.sealed import parse_key as _parse_backup_key
+
+    PDVA_BACKUP_KEY: bytes | None = _parse_backup_key(_BACKUP_KEY_TEXT) if _BACKUP_KEY_TEXT else None
+except ValueError as _exc:
+    raise ConfigError(
+        f"PDVA_BACKUP_KEY must be 32 url-safe base64-encoded bytes ({_exc}); make one with: "
+        "python -c 'import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())'"
+    ) from _exc

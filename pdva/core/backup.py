@@ -55,6 +55,7 @@ from pdva.audit.models import AuditEntry
 from pdva.audit.triggers import append_only_suspended
 from pdva.audit.verify import FIELDS as AUDIT_FIELDS
 from pdva.audit.verify import verify_chain
+from pdva.core.lib import sealed
 
 FORMAT = "pdva-backup"
 VERSION = 2
@@ -70,6 +71,10 @@ Progress = Callable[[int, int], None]
 
 class RestoreRefused(RuntimeError):
     """The restore did not happen (no row was written); the message says why."""
+
+
+class SealedRefused(RestoreRefused):
+    """An encrypted backup that cannot be opened (no key, another key, altered, truncated)."""
 
 
 class BackupRefused(RuntimeError):
@@ -318,7 +323,10 @@ def backup(
             expected = sum(counts.values())
             with _owner_only_file(partial) as raw:
                 hashing = _HashingFile(raw)
-                with gzip.GzipFile(fileobj=hashing, mode="wb", compresslevel=COMPRESSLEVEL, mtime=0) as out:
+                # With PDVA_BACKUP_KEY the compressed stream is encrypted as it is written (pdva.core.lib.sealed).
+                key = settings.PDVA_BACKUP_KEY
+                sink: Any = sealed.SealedWriter(hashing, key) if key else hashing
+                with gzip.GzipFile(fileobj=sink, mode="wb", compresslevel=COMPRESSLEVEL, mtime=0) as out:
                     out.write(
                         _control(
                             {
@@ -349,6 +357,8 @@ def backup(
                             )
                         out.write(_control({"end": table.name, "rows": written}))
                     out.write(_control({"complete": True, "rows": total}))
+                if key:
+                    sink.close()  # the final, authenticated chunk (gzip leaves its file object open)
                 raw.flush()
                 os.fsync(raw.fileno())
         os.replace(partial, path)
@@ -367,19 +377,34 @@ class _Reader:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.stream = gzip.open(path, "rb")
+        self.raw = path.open("rb")
+        encrypted = sealed.is_sealed(self.raw.read(len(sealed.MAGIC)))
+        self.raw.seek(0)
+        source: Any = self.raw
+        if encrypted:
+            key = settings.PDVA_BACKUP_KEY
+            if not key:
+                self.raw.close()
+                raise SealedRefused(
+                    f"{path.name} is encrypted: set PDVA_BACKUP_KEY to the key it was written with"
+                )
+            source = sealed.SealedReader(self.raw, key)
+        self.stream = gzip.GzipFile(fileobj=source, mode="rb")
         self.buffer = b""
         self.line = 0  # lines consumed so far
         self.eof = False
 
     def close(self) -> None:
         self.stream.close()
+        self.raw.close()
 
     def _fill(self) -> bool:
         if self.eof:
             return False
         try:
             data = self.stream.read(READ_CHUNK)
+        except sealed.SealError as exc:  # another key, altered or truncated: nothing of it is used
+            raise SealedRefused(f"{self.path.name}: {exc} (after line {self.line})") from exc
         except (EOFError, OSError, gzip.BadGzipFile) as exc:  # truncated, not gzip, or CRC mismatch
             raise RestoreRefused(
                 f"{self.path.name} is damaged or truncated (after line {self.line}): {exc}"
@@ -446,6 +471,8 @@ class _Reader:
 def _header(reader: _Reader) -> dict[str, Any]:
     try:
         first = reader.peek()
+    except SealedRefused:
+        raise
     except RestoreRefused as exc:
         raise RestoreRefused(f"{reader.path.name} is not a pdva backup (not gzip, or damaged)") from exc
     if first == b"[":

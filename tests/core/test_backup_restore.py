@@ -398,3 +398,73 @@ def test_restoring_an_older_backup_over_newer_checkpoints_makes_the_rollback_vis
     out = capsys.readouterr().out
     assert f"chain rolled back: checkpoint {newer.name}" in out and "(acknowledged in the trail)" in out
     assert "audit chain OK" in out
+
+
+# --- encrypted backups (PDVA_BACKUP_KEY) -------------------------------------------------------------
+
+
+@pytest.fixture
+def backup_key(settings):  # type: ignore[no-untyped-def]
+    from pdva.core.lib.sealed import make_key, parse_key
+
+    settings.PDVA_BACKUP_KEY = parse_key(make_key())
+    return settings
+
+
+def test_an_encrypted_backup_restores_exactly_and_shows_nothing_in_the_file(tmp_path, backup_key, capsys):
+    _registry(sites=1, patients=3)
+    before = _snapshot()
+    path, rows, digest = backup(tmp_path / "registry")
+    data = path.read_bytes()
+    assert data.startswith(b"PDVASEAL1\n") and not data.startswith(b"\x1f\x8b")  # not even gzip
+    assert b"pdva-backup" not in data and AWKWARD.encode() not in data
+    wipe()
+    call_command("restore", str(path), "--quiet")
+    assert "audit chain OK" in capsys.readouterr().out
+    assert _without_restore_entries(_snapshot()) == before
+    assert backup_module.file_sha256(path) == digest and rows == sum(len(r) for r in before.values())
+
+
+def test_an_encrypted_backup_without_its_key_is_refused_clearly(tmp_path, backup_key):
+    _registry(sites=1, patients=2)
+    path, _, _ = backup(tmp_path / "registry")
+    wipe()
+    backup_key.PDVA_BACKUP_KEY = None
+    with pytest.raises(RestoreRefused, match="is encrypted: set PDVA_BACKUP_KEY"):
+        restore(path)
+    from pdva.core.lib.sealed import make_key, parse_key
+
+    backup_key.PDVA_BACKUP_KEY = parse_key(make_key())  # another registry's key
+    with pytest.raises(RestoreRefused, match="cannot be decrypted with this key"):
+        restore(path)
+    assert _empty()
+
+
+@pytest.mark.parametrize("damage", ["truncated", "flipped bytes"])
+def test_a_damaged_encrypted_backup_is_refused_with_nothing_left_behind(tmp_path, backup_key, damage):
+    _registry(sites=1, patients=3)
+    path, _, _ = backup(tmp_path / "registry")
+    data = path.read_bytes()
+    if damage == "truncated":
+        path.write_bytes(data[: len(data) * 2 // 3])
+    else:
+        middle = len(data) // 2
+        path.write_bytes(
+            data[:middle] + bytes(b ^ 0x5A for b in data[middle : middle + 16]) + data[middle + 16 :]
+        )
+    wipe()
+    with pytest.raises(RestoreRefused, match="truncated|cannot be decrypted"):
+        restore(path)
+    assert _empty()
+
+
+def test_a_plain_backup_still_restores_when_a_key_is_configured(tmp_path, settings):
+    _registry(sites=1, patients=2)
+    before = _snapshot()
+    path, _, _ = backup(tmp_path / "plain")  # written before the key was configured
+    from pdva.core.lib.sealed import make_key, parse_key
+
+    settings.PDVA_BACKUP_KEY = parse_key(make_key())
+    wipe()
+    restore(path)
+    assert _without_restore_entries(_snapshot()) == before

@@ -1,0 +1,1 @@
+"""Pure helpers of pdva.core (no Django)."""
