@@ -27,6 +27,12 @@ class TokenForm(forms.Form):
         return looks_like_recovery_code(self.cleaned_data["token"])
 
 
+class PasswordAgainForm(forms.Form):
+    password = forms.CharField(
+        label="Your password", widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
+
+
 class ActivationForm(forms.Form):
     code = forms.CharField(
         label="Activation code from your administrator or your email",

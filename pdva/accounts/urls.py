@@ -7,6 +7,7 @@ urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("two-factor/", views.two_factor, name="two_factor"),
+    path("two-factor/replace/", views.replace_authenticator, name="replace_authenticator"),
     path("activate/", views.activate, name="activate"),
     path("activate/<str:code>/", views.activate, name="activate_link"),
     path("recovery-codes/", views.recovery_codes, name="recovery_codes"),

@@ -19,11 +19,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from pdva.accounts.forms import ActivationForm, RegistryPasswordResetForm, TokenForm
+from pdva.accounts.forms import ActivationForm, PasswordAgainForm, RegistryPasswordResetForm, TokenForm
 from pdva.accounts.models import RoleGrantNotice
 from pdva.accounts.redirects import safe_next
 from pdva.accounts.services import activation, grants, recovery
-from pdva.accounts.services.lockout import count_failure, is_locked_out
+from pdva.accounts.services.lockout import ReauthFailed, count_failure, is_locked_out, reauthenticate
 from pdva.audit.context import audit_context
 from pdva.audit.models import record
 
@@ -92,6 +92,65 @@ def two_factor(request: HttpRequest) -> HttpResponse:
         context["qr"] = _qr_data_uri(device.config_url)
         context["secret"] = base64.b32encode(device.bin_key).decode()
     return render(request, "accounts/two_factor.html", context)
+
+
+REPLACING = "pdva_replacing_device"  # session: the new, not yet confirmed device of a replacement
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def replace_authenticator(request: HttpRequest) -> HttpResponse:
+    """Move to a new authenticator (a new phone) without an administrator: signed in with the second
+    factor (the old app or a recovery code), the password again, then a code from the new app. The old
+    device keeps working until the new one has proved itself; then it is removed."""
+    user: Any = request.user
+    if not user.is_verified():
+        return redirect("accounts:two_factor")
+    new = TOTPDevice.objects.filter(user=user, confirmed=False, pk=request.session.get(REPLACING)).first()
+    if new is None:
+        form: Any = PasswordAgainForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                reauthenticate(user, password=form.cleaned_data["password"])
+            except ReauthFailed as failed:
+                if getattr(request, "axes_locked_out", False) or is_locked_out(user, request):
+                    return redirect("accounts:login")
+                form.add_error("password", failed.message)
+            else:
+                with audit_context(user):
+                    # A key shown in an earlier, abandoned replacement is never reused.
+                    for stale in TOTPDevice.objects.filter(user=user, confirmed=False):
+                        stale.delete()
+                    new = TOTPDevice.objects.create(user=user, name="authenticator", confirmed=False)
+                request.session[REPLACING] = new.pk
+                return redirect("accounts:replace_authenticator")
+        return render(request, "accounts/replace_authenticator.html", {"form": form, "step": "password"})
+    form = TokenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if is_locked_out(user, request):
+            return redirect("accounts:login")
+        with audit_context(user):
+            if not form.is_recovery_code and new.verify_token(form.cleaned_data["token"]):
+                new.confirmed = True
+                new.save()
+                for old in TOTPDevice.objects.filter(user=user, confirmed=True).exclude(pk=new.pk):
+                    old.delete()
+                record("accounts.two_factor.replaced", object_type="auth.user", object_id=user.pk)
+                request.session.pop(REPLACING, None)
+                otp_login(request, new)
+                messages.success(request, "Your new authenticator is set up; the old one no longer works.")
+                return redirect("web:home")
+        count_failure(user, request)
+        if getattr(request, "axes_locked_out", False):
+            return redirect("accounts:login")
+        form.add_error("token", "That code is not valid: enter the six-digit code your new app shows.")
+    context = {
+        "form": form,
+        "step": "code",
+        "qr": _qr_data_uri(new.config_url),
+        "secret": base64.b32encode(new.bin_key).decode(),
+    }
+    return render(request, "accounts/replace_authenticator.html", context)
 
 
 @login_required
