@@ -87,7 +87,8 @@ UNITS = {
 # The allow list of character fields without a value set that de-identified exports (research, REDCap, ODM)
 # may carry: codes of a published scheme or versions set by the software. Every other text field is free
 # entry and is withheld (default deny) unless a research export allows it by name (``allow_free_text``).
-# Device manufacturer and model and the dose unit are typed freely (no coded list in pdva.reference): not here.
+# Device manufacturer and model and the dose unit are typed freely: not here. The device reaches
+# de-identified exports as ``device_code`` (a value set: the reference table "device").
 CODED_TEXT = {
     "dmd_code",
     "opcs4_code",

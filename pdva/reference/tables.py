@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 DATA_DIR = Path(__file__).parent / "data"
-CURRENT = {"wifi_clinical_stage": "2026.1", "glass_stage": "2026.1"}
-FILES = {"wifi_clinical_stage": "wifi_stage", "glass_stage": "glass_stage"}
+CURRENT = {"wifi_clinical_stage": "2026.1", "glass_stage": "2026.1", "device": "2026.1"}
+FILES = {"wifi_clinical_stage": "wifi_stage", "glass_stage": "glass_stage", "device": "device"}
 
 
 @dataclass(frozen=True)

@@ -179,6 +179,14 @@ WRITE_ORDER = [
     Death,
 ]
 
+# The coded device of each technique family in the synthetic cohort (drawn from no random number, so the
+# cohort's other values are the same as before the field existed).
+SYNTHETIC_DEVICE = {
+    "dedicated_system": "limflow_system",
+    "off_the_shelf_percutaneous": "off_the_shelf_reentry_stent_grafts",
+    "hybrid_open": "hybrid_open_construction",
+}
+
 
 @dataclass
 class Seeded:
@@ -505,6 +513,7 @@ class CohortBuilder:
             operator=self.pick(operators),
             proctored=self.yn(0.15),
             technique_family=technique,
+            device_code=SYNTHETIC_DEVICE.get(technique, "not_known"),
             device_manufacturer="LimFlow (synthetic)" if technique == "dedicated_system" else "Various",
             device_model="LimFlow System" if technique == "dedicated_system" else "",
             device_udi=f"(01)0{int(rng.integers(10**12, 10**13))}(17)2812(10)L{int(rng.integers(1000, 9999))}"

@@ -80,3 +80,17 @@ def test_the_research_dictionary_names_the_withheld_fields(typed_identifier, nor
 
 def test_the_allow_list_holds_no_free_entry_device_or_unit_fields():
     assert not {"device_manufacturer", "device_model", "dose_unit"} & CODED_TEXT
+
+
+def test_the_coded_device_reaches_researchers_where_the_free_text_does_not(typed_identifier, nora, tmp_path):
+    with audit_context(label="test", reason="coded device"):
+        typed_identifier.device_code = "limflow_system"
+        typed_identifier.save()
+    with audit_context(nora):
+        result = run_export("research", nora, tmp_path / "r.zip")
+    with zipfile.ZipFile(result.path) as zf:
+        rows = list(csv.DictReader(io.StringIO(zf.read("procedures.csv").decode())))
+        dictionary = list(csv.DictReader(io.StringIO(zf.read("dictionary.csv").decode())))
+    assert "limflow_system" in {r["device_code"] for r in rows}
+    coded = next(d for d in dictionary if (d["table"], d["field"]) == ("procedures", "device_code"))
+    assert coded["type"] != "withheld" and "limflow_system" in str(coded)

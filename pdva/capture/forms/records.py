@@ -27,6 +27,7 @@ class ProcedureForm(CaptureForm):
             "Technique and device",
             [
                 "technique_family",
+                "device_code",
                 "device_manufacturer",
                 "device_model",
                 "device_udi",

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from pdva.reference.devices import device_choices
 from pdva.reference.glass import glass_stage, segment_grade
 from pdva.reference.wifi import wifi_stage
 from pdva.registry import choices as c
@@ -58,6 +59,11 @@ class Procedure(ClinicalRecord):
     proctored = yes_no("proctored case")
 
     technique_family = choice("technique family", c.TechniqueFamily)
+    # Coded (reference table "device"): the only device information a de-identified export carries; the
+    # free-entry manufacturer and model below are for traceability in the full export.
+    device_code = models.CharField(
+        "device (coded list)", max_length=40, blank=True, choices=device_choices("2026.1")
+    )
     device_manufacturer = models.CharField(max_length=100, blank=True)
     device_model = models.CharField(max_length=100, blank=True)
     device_udi = models.CharField("device UDI (GS1)", max_length=120, blank=True)
