@@ -26,6 +26,8 @@ from pdva.registry import choices as c
 from pdva.registry import models as m
 
 NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
+# The registry's own code system for its coded device list (reference table "device", pdva.reference).
+DEVICE_CODE_SYSTEM = "urn:pdva:reference:device"
 QUESTIONNAIRE_BASE = "https://pdva-registry.org/fhir/Questionnaire/"
 UCUM = "http://unitsofmeasure.org"
 GENDER = {"male": "male", "female": "female", "other": "other"}
@@ -152,15 +154,28 @@ def patient_resources(p: m.Patient, ids: Identity) -> Iterator[dict[str, Any]]:
         yield _drop_none(condition)
         device_ref = None
         # Manufacturer and model are free-entry text: identified bundles only (a name typed there must not
-        # reach researchers); de-identified bundles carry no Device.
-        if ids.identified and (proc.device_manufacturer or proc.device_model):
+        # reach researchers). The coded device (reference table "device") goes in every bundle.
+        free_text = ids.identified and (proc.device_manufacturer or proc.device_model)
+        if free_text or proc.device_code:
             device_id = str(uuid.uuid5(uuid.UUID(ids.id(proc)), "device"))
             device = {
                 "resourceType": "Device",
                 "id": device_id,
-                "manufacturer": proc.device_manufacturer or None,
+                "type": {
+                    "coding": [
+                        {
+                            "system": DEVICE_CODE_SYSTEM,
+                            "code": proc.device_code,
+                            "display": proc.get_device_code_display(),
+                        }
+                    ],
+                    "text": proc.get_device_code_display(),
+                }
+                if proc.device_code
+                else None,
+                "manufacturer": proc.device_manufacturer or None if ids.identified else None,
                 "deviceName": [{"name": proc.device_model, "type": "model-name"}]
-                if proc.device_model
+                if ids.identified and proc.device_model
                 else None,
                 "udiCarrier": [{"carrierHRF": proc.device_udi}]
                 if ids.identified and proc.device_udi

@@ -16,7 +16,7 @@ from pdva.audit.context import audit_context
 from pdva.audit.models import AuditEntry
 from pdva.exports import redcap
 from pdva.exports.services import ExportRefused, run_export
-from pdva.registry.models import Patient, PatientIdentity
+from pdva.registry.models import Patient, PatientIdentity, Procedure
 from tests.exports.test_research_export import identifier_values
 
 ODM = "{http://www.cdisc.org/ns/odm/v1.3}"
@@ -160,3 +160,15 @@ def test_interop_exports_refuse_roles_without_export_rights(cohort, alice, gina,
     for user in (alice, gina, nobody):
         with audit_context(label="test"), pytest.raises(ExportRefused):
             run_export(kind, user, tmp_path / "x")
+
+
+def test_deidentified_fhir_bundle_names_the_device_by_its_code_only(cohort, rita, tmp_path):
+    procedure = Procedure.objects.filter(patient__site=cohort[0], device_code="limflow_system").first()
+    assert procedure is not None and procedure.device_manufacturer  # the synthetic cohort fills both
+    result = _export("fhir", rita, tmp_path, "bundle.json")
+    _, raw = _bundle(result.path)
+    devices = [e["resource"] for e in raw["entry"] if e["resource"]["resourceType"] == "Device"]
+    assert devices and all("manufacturer" not in d and "deviceName" not in d for d in devices)
+    codes = {d["type"]["coding"][0]["code"] for d in devices}
+    assert "limflow_system" in codes
+    assert all(d["type"]["coding"][0]["system"] == "urn:pdva:reference:device" for d in devices)
