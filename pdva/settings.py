@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pdva.core.config import ConfigError, Environment, load_environment, parse_bool
+from pdva.core.config import ConfigError, Environment, load_environment, parse_bool, parse_int
 
 BASE_DIR = Path(__file__).resolve().parent
 ENV: Environment = load_environment(os.environ, base_dir=Path.cwd())
@@ -277,16 +277,11 @@ PDVA_JOBS_STALLED_SECONDS = _positive_int("PDVA_JOBS_STALLED_SECONDS", 60)
 PDVA_JOBS_SWEEP_CRON = os.environ.get("PDVA_JOBS_SWEEP_CRON", "").strip() or "* * * * *"  # stalled-job check
 
 
-def _whole_number(name: str, default: int) -> int:
-    raw = os.environ.get(name, str(default)).strip()
-    if not raw.isdigit():
-        raise ConfigError(f"{name} must be a whole number (0 or more), got {raw!r}")
-    return int(raw)
-
-
 # A report snapshot is recomputed at most this often per scope (0: after every change). A registry in use
 # changes every few seconds; recomputing the national analysis for each change would keep a core busy.
-PDVA_SNAPSHOT_MIN_INTERVAL_SECONDS = _whole_number("PDVA_SNAPSHOT_MIN_INTERVAL_SECONDS", 300)
+PDVA_SNAPSHOT_MIN_INTERVAL_SECONDS = parse_int(
+    os.environ, "PDVA_SNAPSHOT_MIN_INTERVAL_SECONDS", 300, minimum=0
+)
 
 
 def _cron(name: str, cron: str) -> str:

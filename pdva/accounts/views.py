@@ -41,6 +41,17 @@ def _qr_data_uri(url: str) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
+def _setup_context(device: TOTPDevice) -> dict[str, str]:
+    """What a page shows to add an unconfirmed device to an authenticator app: QR code and typed key."""
+    return {"qr": _qr_data_uri(device.config_url), "secret": base64.b32encode(device.bin_key).decode()}
+
+
+def _discard_unconfirmed(user: Any) -> None:
+    """A key shown in an earlier, abandoned set-up is never reused: the next set-up gets a new key."""
+    for stale in TOTPDevice.objects.filter(user=user, confirmed=False):
+        stale.delete()
+
+
 def _activated(request: HttpRequest) -> bool:
     return bool(request.session.get(activation.SESSION_KEY))
 
@@ -89,8 +100,7 @@ def two_factor(request: HttpRequest) -> HttpResponse:
         form.add_error("token", "That code is not valid. Check your device's clock and try again.")
     context: dict[str, Any] = {"form": form, "setting_up": not device.confirmed}
     if not device.confirmed:
-        context["qr"] = _qr_data_uri(device.config_url)
-        context["secret"] = base64.b32encode(device.bin_key).decode()
+        context.update(_setup_context(device))
     return render(request, "accounts/two_factor.html", context)
 
 
@@ -118,9 +128,7 @@ def replace_authenticator(request: HttpRequest) -> HttpResponse:
                 form.add_error("password", failed.message)
             else:
                 with audit_context(user):
-                    # A key shown in an earlier, abandoned replacement is never reused.
-                    for stale in TOTPDevice.objects.filter(user=user, confirmed=False):
-                        stale.delete()
+                    _discard_unconfirmed(user)
                     new = TOTPDevice.objects.create(user=user, name="authenticator", confirmed=False)
                 request.session[REPLACING] = new.pk
                 return redirect("accounts:replace_authenticator")
@@ -144,12 +152,7 @@ def replace_authenticator(request: HttpRequest) -> HttpResponse:
         if getattr(request, "axes_locked_out", False):
             return redirect("accounts:login")
         form.add_error("token", "That code is not valid: enter the six-digit code your new app shows.")
-    context = {
-        "form": form,
-        "step": "code",
-        "qr": _qr_data_uri(new.config_url),
-        "secret": base64.b32encode(new.bin_key).decode(),
-    }
+    context = {"form": form, "step": "code", **_setup_context(new)}
     return render(request, "accounts/replace_authenticator.html", context)
 
 
@@ -166,9 +169,7 @@ def activate(request: HttpRequest, code: str = "") -> HttpResponse:
         try:
             with audit_context(user):
                 used = activation.redeem(user, form.cleaned_data["code"])
-                # A key shown in an earlier, abandoned set-up is never reused: the new set-up gets a new key.
-                for stale in TOTPDevice.objects.filter(user=user, confirmed=False):
-                    stale.delete()
+                _discard_unconfirmed(user)
         except activation.ActivationRefused as refused:
             count_failure(user, request)
             if getattr(request, "axes_locked_out", False):

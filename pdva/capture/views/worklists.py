@@ -31,12 +31,16 @@ def worklist(request: HttpRequest) -> HttpResponse:
     today = timezone.localdate()
     due = w.followup_list(site_ids, today, ("due", "overdue"))
     missed = w.followup_list(site_ids, today, ("missed",))
+    queues = {
+        "due": due.rows,
+        "missed": missed.rows,
+        "missing": w.missing_mandatory(site_ids),
+        "queries": w.open_queries(site_ids),
+        "mhra": w.mhra_unreported(site_ids),
+    }
     lists = {
-        "due": paged(request, due.rows, param="due_page", per_page=SECTION_SIZE),
-        "missed": paged(request, missed.rows, param="missed_page", per_page=SECTION_SIZE),
-        "missing": paged(request, w.missing_mandatory(site_ids), param="missing_page", per_page=SECTION_SIZE),
-        "queries": paged(request, w.open_queries(site_ids), param="queries_page", per_page=SECTION_SIZE),
-        "mhra": paged(request, w.mhra_unreported(site_ids), param="mhra_page", per_page=SECTION_SIZE),
+        name: paged(request, rows, param=f"{name}_page", per_page=SECTION_SIZE)
+        for name, rows in queues.items()
     }
     unchecked = w.unchecked_cases(site_ids)
     if unchecked:

@@ -235,20 +235,25 @@ def _dispatch(scope_key: str, run_after: dt.datetime | None = None) -> None:
         )
 
 
-def refresh_not_before(scope_key: str, now: dt.datetime) -> dt.datetime | None:
-    """When the scope's next refresh may start (None: now): PDVA_SNAPSHOT_MIN_INTERVAL_SECONDS after its
-    newest snapshot started, so a stream of changes costs one computation per interval, not one each."""
+def _next_refresh(last_as_of: dt.datetime | None, now: dt.datetime) -> dt.datetime | None:
+    """When a refresh may start after a snapshot that started at ``last_as_of`` (None: now):
+    PDVA_SNAPSHOT_MIN_INTERVAL_SECONDS later, so a stream of changes costs one computation per interval."""
     interval = settings.PDVA_SNAPSHOT_MIN_INTERVAL_SECONDS
-    if not interval:
+    if not interval or last_as_of is None:
         return None
+    due = last_as_of + dt.timedelta(seconds=interval)
+    return due if due > now else None
+
+
+def refresh_not_before(scope_key: str, now: dt.datetime) -> dt.datetime | None:
+    """When the scope's next refresh may start (None: now), from its newest snapshot."""
     last = (
         ReportSnapshot.objects.filter(scope_key=scope_key)
         .order_by("-as_of", "-pk")
         .values_list("as_of", flat=True)
         .first()
     )
-    due = last + dt.timedelta(seconds=interval) if last is not None else None
-    return due if due is not None and due > now else None
+    return _next_refresh(last, now)
 
 
 def queue_refresh(scope_key: str) -> bool:
@@ -359,17 +364,10 @@ def latest(scope: Scope, *, queue: bool = True) -> SnapshotView:
         stale_date=stale_date,
         queued=request is not None,
         error=error,
-        refresh_at=_waits_until(snapshot) if request is not None else None,
+        refresh_at=_next_refresh(snapshot.as_of if snapshot else None, timezone.now())
+        if request is not None
+        else None,
     )
-
-
-def _waits_until(snapshot: ReportSnapshot | None) -> dt.datetime | None:
-    """The same rule as refresh_not_before, from the snapshot already read."""
-    interval = settings.PDVA_SNAPSHOT_MIN_INTERVAL_SECONDS
-    if snapshot is None or not interval:
-        return None
-    due = snapshot.as_of + dt.timedelta(seconds=interval)
-    return due if due > timezone.now() else None
 
 
 def stored_context(scope: Scope) -> dict[str, Any] | None:
